@@ -1,0 +1,84 @@
+/* The settings of one task: every sweep key, typed, with Frankle & Carbin's LeNet-300-100 defaults. */
+#ifndef TICKETFARM_CONFIG_H
+#define TICKETFARM_CONFIG_H
+
+#include <stdint.h>
+
+#include "ticketfarm/error.h"
+
+#define TF_MAX_HIDDEN 8
+#define TF_MAX_LAYERS (TF_MAX_HIDDEN + 1) /* weight layers: hidden ones plus the output layer */
+#define TF_NAME_MAX 128
+
+typedef enum { TF_OPT_SGD, TF_OPT_MOMENTUM, TF_OPT_ADAM, TF_OPT_COUNT } tf_optimizer_kind_t;
+typedef enum { TF_SCOPE_LAYERWISE, TF_SCOPE_GLOBAL, TF_SCOPE_COUNT } tf_prune_scope_t;
+typedef enum {
+  TF_CONTROL_TICKET,      /* survivors rewound to theta_k */
+  TF_CONTROL_REINIT,      /* the ticket's mask, fresh weights from the same initialiser */
+  TF_CONTROL_SIGN_REINIT, /* the ticket's mask, fresh magnitudes with theta_k's signs */
+  TF_CONTROL_RANDOM_MASK, /* the ticket's per-layer counts at random positions, theta_k weights */
+  TF_CONTROL_COUNT
+} tf_control_t;
+
+typedef enum {
+  TF_INIT_GLOROT_NORMAL,
+  TF_INIT_GLOROT_UNIFORM,
+  TF_INIT_HE_NORMAL,
+  TF_INIT_HE_UNIFORM,
+  TF_INIT_LECUN_NORMAL,
+  TF_INIT_LECUN_UNIFORM,
+  TF_INIT_ORTHOGONAL,       /* param: gain */
+  TF_INIT_TRUNCATED_NORMAL, /* param: sigma before truncation */
+  TF_INIT_NORMAL,           /* param: sigma */
+  TF_INIT_UNIFORM,          /* param: a, U(-a, a) */
+  TF_INIT_SIGNED_CONSTANT,  /* +-sqrt(2/fan_in), random signs */
+  TF_INIT_COUNT
+} tf_init_kind_t;
+
+/* An initialiser and its one optional parameter ("normal(0.05)"); param is NaN when the
+ * initialiser takes none. */
+typedef struct tf_init_spec {
+  tf_init_kind_t kind;
+  double param;
+} tf_init_spec_t;
+
+enum { TF_RECORD_INIT = 1u << 0, TF_RECORD_REWIND = 1u << 1, TF_RECORD_FINAL = 1u << 2 };
+
+typedef struct tf_config {
+  char name[TF_NAME_MAX]; /* name: */
+  char dataset[32];       /* data.dataset: "mnist" | "fashion-mnist" */
+  int validation;         /* data.validation: images held out of the training set */
+  int n_hidden;           /* model.hidden: layer widths, input and output from the data */
+  int hidden[TF_MAX_HIDDEN];
+  tf_optimizer_kind_t optimizer; /* train.optimizer */
+  double lr;                     /* train.lr */
+  double momentum;               /* train.momentum (momentum: heavy-ball coefficient) */
+  double beta1, beta2, eps;      /* train.beta1, train.beta2, train.eps (adam) */
+  int batch;                     /* train.batch */
+  long iterations;               /* train.iterations: per round */
+  int eval_every;                /* train.eval_every */
+  tf_init_spec_t init;           /* init */
+  int rounds;                    /* prune.rounds: rounds after the dense round 0 */
+  double rate;                   /* prune.rate: fraction of remaining weights removed per round */
+  double output_rate;            /* prune.output_rate: same for the output layer (layerwise) */
+  tf_prune_scope_t scope;        /* prune.scope */
+  long rewind;                   /* prune.rewind: iteration k whose weights survivors return to */
+  tf_control_t control;          /* control */
+  uint64_t seed;                 /* seed */
+  unsigned record_weights;       /* record.weights: TF_RECORD_* bits */
+} tf_config_t;
+
+/* Fills cfg with the documented defaults (LeNet-300-100 on MNIST as in Frankle & Carbin 2019). */
+void tf_config_default(tf_config_t *cfg);
+
+/* Checks the rules that tie several keys together (rewind < iterations, iterations and rewind
+ * multiples of eval_every, batch no larger than the training images left after validation).
+ * Returns 0 or TF_EINPUT with a message naming the keys. */
+int tf_config_check(const tf_config_t *cfg, tf_err_t *err);
+
+/* Names as written in sweep files; NULL for an out-of-range value. */
+const char *tf_optimizer_name(tf_optimizer_kind_t kind);
+const char *tf_scope_name(tf_prune_scope_t scope);
+const char *tf_control_name(tf_control_t control);
+
+#endif

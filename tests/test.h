@@ -1,0 +1,56 @@
+/* Minimal assertion macros for the unit tests: each prints both values on failure. */
+#ifndef TICKETFARM_TEST_H
+#define TICKETFARM_TEST_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+#define ASSERT(cond)                                                                 \
+  do {                                                                               \
+    if (!(cond)) {                                                                   \
+      fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, __LINE__, #cond);  \
+      exit(1);                                                                       \
+    }                                                                                \
+  } while (0)
+
+#define ASSERT_INT_EQ(a, b)                                                          \
+  do {                                                                               \
+    long long a_ = (long long)(a), b_ = (long long)(b);                              \
+    if (a_ != b_) {                                                                  \
+      fprintf(stderr, "%s:%d: %s == %s failed: %lld != %lld\n", __FILE__, __LINE__, \
+              #a, #b, a_, b_);                                                       \
+      exit(1);                                                                       \
+    }                                                                                \
+  } while (0)
+
+#define ASSERT_NEAR(a, b, tol)                                                            \
+  do {                                                                                    \
+    double a_ = (double)(a), b_ = (double)(b), t_ = (double)(tol);                        \
+    if (!(fabs(a_ - b_) <= t_)) {                                                         \
+      fprintf(stderr, "%s:%d: |%s - %s| <= %g failed: %.9g vs %.9g (diff %.3g)\n",        \
+              __FILE__, __LINE__, #a, #b, t_, a_, b_, fabs(a_ - b_));                     \
+      exit(1);                                                                            \
+    }                                                                                     \
+  } while (0)
+
+#define ASSERT_STR_CONTAINS(hay, needle)                                                   \
+  do {                                                                                     \
+    const char *h_ = (hay), *n_ = (needle);                                                \
+    if (strstr(h_, n_) == NULL) {                                                          \
+      fprintf(stderr, "%s:%d: \"%s\" does not contain \"%s\"\n", __FILE__, __LINE__, h_,  \
+              n_);                                                                         \
+      exit(1);                                                                             \
+    }                                                                                      \
+  } while (0)
+
+/* Runs one named test function and reports it. */
+#define RUN(fn)                              \
+  do {                                       \
+    fn();                                    \
+    fprintf(stderr, "ok    %s\n", #fn);      \
+  } while (0)
+
+#endif
