@@ -1,0 +1,66 @@
+/* IDX image datasets (MNIST, Fashion-MNIST): loading, checking, validation split, batches. */
+#ifndef TICKETFARM_DATA_H
+#define TICKETFARM_DATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ticketfarm/error.h"
+
+/* One split of a dataset as stored: n images of dim pixels, labels in [0, classes). */
+typedef struct tf_images {
+  int32_t n;
+  int32_t dim;
+  const uint8_t *pixels; /* (n, dim), row-major, 0..255 */
+  const uint8_t *labels; /* (n) */
+} tf_images_t;
+
+typedef struct tf_dataset {
+  char name[32];
+  int32_t classes;
+  tf_images_t train; /* the 60,000 published training images (validation is carved out later) */
+  tf_images_t test;  /* the 10,000 published test images */
+  void *owned;       /* memory the dataset frees; NULL when the caller supplied it */
+} tf_dataset_t;
+
+/* Static facts of a known dataset, without reading it (for planning and file layout).
+ * Returns 0, or TF_EINPUT for an unknown name with a "did you mean" hint when one is close. */
+int tf_data_shape(const char *name, int32_t *n_train, int32_t *n_test, int32_t *dim,
+                  int32_t *classes, tf_err_t *err);
+
+/* The names of the known datasets, NULL-terminated: {"mnist", "fashion-mnist", NULL}. */
+extern const char *const tf_data_names[];
+
+/* The directory datasets live in: $TICKETFARM_DATA if set, else "<source root>/data". */
+const char *tf_data_root(void);
+
+/* Reads one IDX file (plain, or gzip when the name ends in .gz): checks the magic number, the
+ * element type (unsigned byte), the rank, that the header's counts match the file's size, and
+ * for rank-1 files (labels) that every label is < classes when classes > 0. On success *data is
+ * malloc'd (caller frees) and dims[0..*rank) are set. Errors (TF_EFORMAT, TF_EIO) name the file. */
+int tf_data_idx_read(const char *path, int classes, uint8_t **data, int *rank, int32_t dims[3],
+                     tf_err_t *err);
+
+/* Loads dataset `name` from dir/name/ (the four files, plain or .gz, plain preferred) and checks
+ * the counts and shapes against tf_data_shape. Rank-local. */
+int tf_data_load(tf_dataset_t *ds, const char *dir, const char *name, tf_err_t *err);
+
+void tf_data_free(tf_dataset_t *ds);
+
+/* The training/validation split for one seed: a permutation of the n training images from
+ * TF_STREAM_SPLIT(seed); the first `validation` go to val_idx (sorted ascending), the rest to
+ * train_idx (sorted ascending), so every initialiser and control of a seed sees the same split. */
+typedef struct tf_split {
+  int32_t n_train, n_val;
+  int32_t *train_idx; /* (n_train) indices into dataset->train */
+  int32_t *val_idx;   /* (n_val) */
+} tf_split_t;
+
+int tf_data_split(tf_split_t *split, int32_t n, int32_t validation, uint64_t seed, tf_err_t *err);
+void tf_split_free(tf_split_t *split);
+
+/* Gathers images idx[0..count) into x (count, dim) as floats scaled to [0, 1] (pixel / 255) and
+ * their labels into y (count). */
+void tf_data_gather(const tf_images_t *images, const int32_t *idx, int count, float *x, int32_t *y);
+
+#endif

@@ -1,0 +1,27 @@
+/* Weight initialisers (Glorot, He, LeCun, orthogonal, ...): names, parameters and draws. */
+#ifndef TICKETFARM_INIT_H
+#define TICKETFARM_INIT_H
+
+#include "ticketfarm/config.h"
+#include "ticketfarm/rng.h"
+
+/* The name as written in sweeps ("glorot_normal"); NULL when out of range. */
+const char *tf_init_name(tf_init_kind_t kind);
+
+/* The parameter used when a sweep gives none (NaN for initialisers without one). */
+double tf_init_default_param(tf_init_kind_t kind);
+
+/* Parses "he_normal", "normal", "normal(0.05)", "orthogonal(1.4)". On an unknown name returns
+ * TF_EINPUT with "unknown initialiser 'X'" and, when one is close, "— did you mean 'Y'?"; a
+ * parameter given to an initialiser that takes none, or a non-positive one, is TF_EINPUT too. */
+int tf_init_parse(const char *text, tf_init_spec_t *spec, tf_err_t *err);
+
+/* Writes the canonical text of spec into buf ("normal(0.1)", "he_normal"). */
+void tf_init_format(const tf_init_spec_t *spec, char *buf, size_t size);
+
+/* Fills w (fan_out, fan_in), row-major, from the initialiser with draws from rng. Rank-local.
+ * Returns 0, or TF_ENOMEM (orthogonal needs a work matrix). */
+int tf_init_fill(float *w, int fan_out, int fan_in, const tf_init_spec_t *spec, tf_rng_t *rng,
+                 tf_err_t *err);
+
+#endif

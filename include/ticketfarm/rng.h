@@ -1,0 +1,41 @@
+/* Deterministic random streams derived from (seed, purpose, round, index): never from the rank,
+ * the task id or the schedule, so results are the same bits for any number of ranks. */
+#ifndef TICKETFARM_RNG_H
+#define TICKETFARM_RNG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* What a stream is for. Values are part of the results' definition: never renumber. */
+typedef enum {
+  TF_STREAM_SPLIT = 1,  /* validation split: (seed) */
+  TF_STREAM_ORDER = 2,  /* training order: (seed, epoch) */
+  TF_STREAM_INIT = 3,   /* initial weights: (seed, layer) */
+  TF_STREAM_REINIT = 4, /* reinit / sign_reinit draws: (seed, round, layer) */
+  TF_STREAM_MASK = 5,   /* random_mask positions: (seed, round, layer) */
+} tf_stream_t;
+
+/* xoshiro256** state. */
+typedef struct tf_rng {
+  uint64_t s[4];
+} tf_rng_t;
+
+/* Seeds rng for one stream; different argument tuples give independent streams. Rank-local. */
+void tf_rng_seed(tf_rng_t *rng, uint64_t seed, tf_stream_t purpose, uint64_t round, uint64_t index);
+
+uint64_t tf_rng_next(tf_rng_t *rng);
+
+/* Uniform double in [0, 1) with 53 random bits. */
+double tf_rng_uniform(tf_rng_t *rng);
+
+/* Standard normal (Box-Muller on two uniforms; one value per call, no hidden cache, so a
+ * stream's values do not depend on how calls interleave). */
+double tf_rng_normal(tf_rng_t *rng);
+
+/* Uniform integer in [0, n), unbiased (Lemire's method); n > 0. */
+uint64_t tf_rng_below(tf_rng_t *rng, uint64_t n);
+
+/* Fisher-Yates shuffle of a[0..n). */
+void tf_rng_shuffle(tf_rng_t *rng, int32_t *a, size_t n);
+
+#endif
