@@ -1,0 +1,41 @@
+/* Magnitude pruning (layerwise with a separate output-layer rate, or global), random masks of
+ * given per-layer counts, and bit-packing of masks for storage. */
+#ifndef TICKETFARM_PRUNE_H
+#define TICKETFARM_PRUNE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ticketfarm/config.h"
+#include "ticketfarm/net.h"
+#include "ticketfarm/rng.h"
+
+/* How many of `remaining` weights a rate removes: round(rate * remaining), halves rounded up
+ * (floor(rate * remaining + 0.5) in double precision). */
+long tf_prune_count(long remaining, double rate);
+
+/* Weights still unpruned in each layer under mask (net layout): remaining[0..net->n_layers). */
+void tf_prune_remaining(const tf_net_t *net, const float *mask, long *remaining);
+
+/* Prunes by magnitude of `weights` (net layout) among the weights mask still keeps, updating
+ * mask in place. Layerwise: layer l loses tf_prune_count(remaining_l, rate), the output layer
+ * tf_prune_count(remaining, output_rate). Global: tf_prune_count(total remaining, rate) weights
+ * across all layers (output_rate unused). Order: smallest |w| first; ties go to the lower layer,
+ * then to the lower index within the layer. Biases are never touched. Returns 0 or TF_ENOMEM. */
+int tf_prune_magnitude(const tf_net_t *net, const float *weights, float *mask, double rate,
+                       double output_rate, tf_prune_scope_t scope, tf_err_t *err);
+
+/* Writes into mask (net layout) a mask keeping exactly keep[l] weights of layer l at positions
+ * drawn uniformly from TF_STREAM_MASK(seed, round, l). Biases set to 1. Returns 0 or TF_ENOMEM. */
+int tf_prune_random(const tf_net_t *net, float *mask, const long *keep, uint64_t seed, int round,
+                    tf_err_t *err);
+
+/* Bytes needed to pack a net's prunable weights, one bit each: (n_weights + 7) / 8. */
+size_t tf_prune_packed_size(const tf_net_t *net);
+
+/* Packs the weights' mask bits, layers in order, each W_l row-major, MSB first (numpy.packbits
+ * order): weight j is bit 7 - j % 8 of byte j / 8; padding bits are 0. */
+void tf_prune_pack(const tf_net_t *net, const float *mask, uint8_t *bits);
+void tf_prune_unpack(const tf_net_t *net, const uint8_t *bits, float *mask);
+
+#endif

@@ -1,0 +1,164 @@
+/* Magnitude pruning (layerwise or global), random masks with given per-layer counts, and
+ * MSB-first bit-packing of masks. */
+#include "ticketfarm/prune.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+long tf_prune_count(long remaining, double rate) {
+  if (remaining <= 0) return 0;
+  double c = floor(rate * (double)remaining + 0.5);
+  if (!(c > 0.0)) return 0; /* also a NaN rate */
+  if (c >= (double)remaining) return remaining;
+  return (long)c;
+}
+
+void tf_prune_remaining(const tf_net_t *net, const float *mask, long *remaining) {
+  for (int l = 0; l < net->n_layers; l++) {
+    const float *m = mask + net->w_off[l];
+    size_t nw = (size_t)net->sizes[l] * (size_t)net->sizes[l + 1];
+    long r = 0;
+    for (size_t i = 0; i < nw; i++) r += m[i] != 0.0f;
+    remaining[l] = r;
+  }
+}
+
+/* A candidate for pruning. mag is the bit pattern of |w|: for non-negative floats it orders as
+ * the values do, and a NaN (above +Inf) sorts last, so the order is total. off is the position in
+ * the parameter slab, which grows with (layer, index) and so breaks ties as documented. */
+typedef struct prune_key {
+  uint32_t mag;
+  size_t off;
+} prune_key_t;
+
+static int key_cmp(const void *pa, const void *pb) {
+  const prune_key_t *a = pa, *b = pb;
+  if (a->mag != b->mag) return a->mag < b->mag ? -1 : 1;
+  return (a->off > b->off) - (a->off < b->off);
+}
+
+static uint32_t magnitude_bits(float w) {
+  float a = fabsf(w);
+  uint32_t u;
+  memcpy(&u, &a, sizeof u);
+  return u;
+}
+
+/* Appends the unpruned weights of layer l to keys; returns the new count. */
+static size_t collect_layer(const tf_net_t *net, const float *weights, const float *mask, int l,
+                            prune_key_t *keys, size_t k) {
+  size_t off = net->w_off[l];
+  size_t nw = (size_t)net->sizes[l] * (size_t)net->sizes[l + 1];
+  for (size_t i = off; i < off + nw; i++) {
+    if (mask[i] == 0.0f) continue;
+    keys[k].mag = magnitude_bits(weights[i]);
+    keys[k].off = i;
+    k++;
+  }
+  return k;
+}
+
+/* Zeroes the mask at the n smallest keys. */
+static void prune_smallest(prune_key_t *keys, size_t nkeys, long n, float *mask) {
+  if (n <= 0) return;
+  qsort(keys, nkeys, sizeof *keys, key_cmp);
+  for (size_t i = 0; i < (size_t)n; i++) mask[keys[i].off] = 0.0f;
+}
+
+int tf_prune_magnitude(const tf_net_t *net, const float *weights, float *mask, double rate,
+                       double output_rate, tf_prune_scope_t scope, tf_err_t *err) {
+  long remaining[TF_MAX_LAYERS];
+  tf_prune_remaining(net, mask, remaining);
+  size_t cap = 0;
+  long total = 0;
+  for (int l = 0; l < net->n_layers; l++) {
+    total += remaining[l];
+    if (scope == TF_SCOPE_GLOBAL)
+      cap += (size_t)remaining[l];
+    else if ((size_t)remaining[l] > cap)
+      cap = (size_t)remaining[l];
+  }
+  prune_key_t *keys = malloc((cap > 0 ? cap : 1) * sizeof *keys);
+  if (keys == NULL)
+    return tf_err_set(err, TF_ENOMEM, "prune: out of memory for %zu sort keys", cap);
+
+  if (scope == TF_SCOPE_GLOBAL) {
+    size_t k = 0;
+    for (int l = 0; l < net->n_layers; l++) k = collect_layer(net, weights, mask, l, keys, k);
+    prune_smallest(keys, k, tf_prune_count(total, rate), mask);
+  } else {
+    for (int l = 0; l < net->n_layers; l++) {
+      double r = l == net->n_layers - 1 ? output_rate : rate;
+      size_t k = collect_layer(net, weights, mask, l, keys, 0);
+      prune_smallest(keys, k, tf_prune_count(remaining[l], r), mask);
+    }
+  }
+  free(keys);
+  return 0;
+}
+
+static void set_biases(const tf_net_t *net, float *mask) {
+  for (int l = 0; l < net->n_layers; l++)
+    for (int j = 0; j < net->sizes[l + 1]; j++) mask[net->b_off[l] + (size_t)j] = 1.0f;
+}
+
+int tf_prune_random(const tf_net_t *net, float *mask, const long *keep, uint64_t seed, int round,
+                    tf_err_t *err) {
+  size_t cap = 0;
+  for (int l = 0; l < net->n_layers; l++) {
+    size_t nw = (size_t)net->sizes[l] * (size_t)net->sizes[l + 1];
+    if (keep[l] < 0 || (size_t)keep[l] > nw)
+      return tf_err_set(err, TF_EINPUT, "prune: cannot keep %ld of the %zu weights of layer %d",
+                        keep[l], nw, l);
+    if (nw > cap) cap = nw;
+  }
+  size_t *idx = malloc((cap > 0 ? cap : 1) * sizeof *idx);
+  if (idx == NULL) return tf_err_set(err, TF_ENOMEM, "prune: out of memory for %zu indices", cap);
+
+  for (int l = 0; l < net->n_layers; l++) {
+    size_t nw = (size_t)net->sizes[l] * (size_t)net->sizes[l + 1];
+    float *m = mask + net->w_off[l];
+    tf_rng_t rng;
+    tf_rng_seed(&rng, seed, TF_STREAM_MASK, (uint64_t)round, (uint64_t)l);
+    for (size_t i = 0; i < nw; i++) {
+      idx[i] = i;
+      m[i] = 0.0f;
+    }
+    /* Partial Fisher-Yates: after step i, idx[0..i] is a uniform draw without replacement. */
+    for (size_t i = 0; i < (size_t)keep[l]; i++) {
+      size_t j = i + (size_t)tf_rng_below(&rng, (uint64_t)(nw - i));
+      size_t t = idx[i];
+      idx[i] = idx[j];
+      idx[j] = t;
+      m[idx[i]] = 1.0f;
+    }
+  }
+  set_biases(net, mask);
+  free(idx);
+  return 0;
+}
+
+size_t tf_prune_packed_size(const tf_net_t *net) { return (net->n_weights + 7) / 8; }
+
+void tf_prune_pack(const tf_net_t *net, const float *mask, uint8_t *bits) {
+  memset(bits, 0, tf_prune_packed_size(net));
+  size_t j = 0;
+  for (int l = 0; l < net->n_layers; l++) {
+    const float *m = mask + net->w_off[l];
+    size_t nw = (size_t)net->sizes[l] * (size_t)net->sizes[l + 1];
+    for (size_t i = 0; i < nw; i++, j++)
+      if (m[i] != 0.0f) bits[j / 8] |= (uint8_t)(0x80u >> (j % 8));
+  }
+}
+
+/* Also sets the biases' entries to 1, so the result is a complete mask in net layout. */
+void tf_prune_unpack(const tf_net_t *net, const uint8_t *bits, float *mask) {
+  size_t j = 0;
+  for (int l = 0; l < net->n_layers; l++) {
+    float *m = mask + net->w_off[l];
+    size_t nw = (size_t)net->sizes[l] * (size_t)net->sizes[l + 1];
+    for (size_t i = 0; i < nw; i++, j++) m[i] = (bits[j / 8] >> (7 - j % 8)) & 1u ? 1.0f : 0.0f;
+  }
+  set_biases(net, mask);
+}
