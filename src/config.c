@@ -1,0 +1,101 @@
+/* Task settings: Frankle & Carbin's LeNet-300-100 defaults, enum names and the cross-key rules. */
+#include "ticketfarm/config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "ticketfarm/data.h"
+
+static const char *const optimizer_names[TF_OPT_COUNT] = {"sgd", "momentum", "adam"};
+static const char *const scope_names[TF_SCOPE_COUNT] = {"layerwise", "global"};
+static const char *const control_names[TF_CONTROL_COUNT] = {"ticket", "reinit", "sign_reinit",
+                                                            "random_mask"};
+
+void tf_config_default(tf_config_t *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  strcpy(cfg->dataset, "mnist");
+  cfg->validation = 5000;
+  cfg->n_hidden = 2;
+  cfg->hidden[0] = 300;
+  cfg->hidden[1] = 100;
+  cfg->optimizer = TF_OPT_ADAM;
+  cfg->lr = 1.2e-3;
+  cfg->momentum = 0.9;
+  cfg->beta1 = 0.9;
+  cfg->beta2 = 0.999;
+  cfg->eps = 1.0e-8;
+  cfg->batch = 60;
+  cfg->iterations = 50000;
+  cfg->eval_every = 100;
+  cfg->init.kind = TF_INIT_GLOROT_NORMAL;
+  cfg->init.param = NAN;
+  cfg->rounds = 20;
+  cfg->rate = 0.2;
+  cfg->output_rate = 0.1;
+  cfg->scope = TF_SCOPE_LAYERWISE;
+  cfg->rewind = 0;
+  cfg->control = TF_CONTROL_TICKET;
+  cfg->seed = 1;
+  cfg->record_weights = TF_RECORD_INIT | TF_RECORD_REWIND | TF_RECORD_FINAL;
+}
+
+/* Every message names the keys by their dotted paths: the sweep parser finds the keys in a
+ * message to point at the line that set them. The single-key lower bounds are checked again
+ * because a hand-built config reaches here too and a zero eval_every would divide by zero. */
+int tf_config_check(const tf_config_t *cfg, tf_err_t *err) {
+  if (cfg->eval_every < 1)
+    return tf_err_set(err, TF_EINPUT, "train.eval_every (%d) must be at least 1", cfg->eval_every);
+  if (cfg->iterations < 1)
+    return tf_err_set(err, TF_EINPUT, "train.iterations (%ld) must be at least 1",
+                      cfg->iterations);
+  if (cfg->batch < 1)
+    return tf_err_set(err, TF_EINPUT, "train.batch (%d) must be at least 1", cfg->batch);
+  if (cfg->validation < 1)
+    return tf_err_set(err, TF_EINPUT, "data.validation (%d) must be at least 1",
+                      cfg->validation);
+  if (cfg->rewind < 0)
+    return tf_err_set(err, TF_EINPUT, "prune.rewind (%ld) must be at least 0", cfg->rewind);
+
+  int32_t n_train = 0;
+  tf_err_t shape_err;
+  if (tf_data_shape(cfg->dataset, &n_train, NULL, NULL, NULL, &shape_err) != 0)
+    return tf_err_set(err, TF_EINPUT, "data.dataset: %s", shape_err.msg);
+  if (cfg->validation >= n_train)
+    return tf_err_set(err, TF_EINPUT,
+                      "data.validation (%d) must be less than the %d training images of %s",
+                      cfg->validation, (int)n_train, cfg->dataset);
+  int left = (int)n_train - cfg->validation;
+  if (cfg->batch > left)
+    return tf_err_set(err, TF_EINPUT,
+                      "train.batch (%d) must be at most the %d training images left after "
+                      "data.validation (%d of %d held out)",
+                      cfg->batch, left, cfg->validation, (int)n_train);
+  if (cfg->iterations % cfg->eval_every != 0)
+    return tf_err_set(err, TF_EINPUT,
+                      "train.iterations (%ld) must be a multiple of train.eval_every (%d)",
+                      cfg->iterations, cfg->eval_every);
+  if (cfg->rewind >= cfg->iterations)
+    return tf_err_set(err, TF_EINPUT,
+                      "prune.rewind (%ld) must be less than train.iterations (%ld)", cfg->rewind,
+                      cfg->iterations);
+  if (cfg->rewind % cfg->eval_every != 0)
+    return tf_err_set(err, TF_EINPUT,
+                      "prune.rewind (%ld) must be a multiple of train.eval_every (%d)",
+                      cfg->rewind, cfg->eval_every);
+  return 0;
+}
+
+const char *tf_optimizer_name(tf_optimizer_kind_t kind) {
+  if ((int)kind < 0 || kind >= TF_OPT_COUNT) return NULL;
+  return optimizer_names[kind];
+}
+
+const char *tf_scope_name(tf_prune_scope_t scope) {
+  if ((int)scope < 0 || scope >= TF_SCOPE_COUNT) return NULL;
+  return scope_names[scope];
+}
+
+const char *tf_control_name(tf_control_t control) {
+  if ((int)control < 0 || control >= TF_CONTROL_COUNT) return NULL;
+  return control_names[control];
+}
