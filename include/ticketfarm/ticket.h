@@ -1,0 +1,75 @@
+/* One task: train the dense net, prune, rewind (or apply a control), retrain, for every round.
+ * Knows neither MPI nor HDF5: results leave through a sink of callbacks. */
+#ifndef TICKETFARM_TICKET_H
+#define TICKETFARM_TICKET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ticketfarm/config.h"
+#include "ticketfarm/data.h"
+#include "ticketfarm/error.h"
+#include "ticketfarm/net.h"
+
+/* One evaluation point of a round. */
+typedef struct tf_eval {
+  long iteration;   /* j * eval_every */
+  float train_loss; /* mean training-batch loss since the previous evaluation; NaN at the start */
+  float val_loss, val_acc;   /* on the held-out validation images */
+  float test_loss, test_acc; /* on the 10,000 test images; accuracies are fractions */
+} tf_eval_t;
+
+/* What one finished round hands to the sink. Pointers are valid during the callback only. */
+typedef struct tf_round {
+  int round;                     /* 0 = dense */
+  int n_layers;
+  long remaining[TF_MAX_LAYERS]; /* unpruned weights per layer while training this round */
+  long total[TF_MAX_LAYERS];     /* weights per layer */
+  double density;                /* sum(remaining) / sum(total) */
+  int n_evals;                   /* iterations / eval_every + 1: the whole eval axis */
+  int first_eval;                /* rounds > 0 start at rewind / eval_every; earlier are NaN */
+  const tf_eval_t *evals;        /* (n_evals) */
+  int early_stop;                /* index into evals of the minimum validation loss (first) */
+  const uint8_t *mask_bits;      /* mask trained this round, tf_prune_pack layout */
+  size_t mask_bytes;
+  const float *final;            /* parameters at the round's last iteration (n_params) */
+  size_t n_params;
+  double wall_s;                 /* training and evaluation time of the round */
+} tf_round_t;
+
+typedef enum { TF_SNAPSHOT_INIT, TF_SNAPSHOT_REWIND } tf_snapshot_t;
+
+/* Where results go. Any callback may be NULL. A callback returning non-zero stops the task with
+ * that code (a negative TF_E* code). */
+typedef struct tf_ticket_sink {
+  void *ctx;
+  /* theta_0 before round 0 trains, and theta_k when round 0 reaches the rewind iteration k
+   * (for k = 0 right after theta_0). */
+  int (*snapshot)(void *ctx, tf_snapshot_t which, const float *params, size_t n_params);
+  int (*round_done)(void *ctx, const tf_round_t *round);
+  /* Called between training steps, every few milliseconds of work: a place to serve MPI
+   * requests or notice a signal. Returning non-zero interrupts the task. */
+  int (*poll)(void *ctx);
+} tf_ticket_sink_t;
+
+/* Runs every round of the task described by cfg on data. Rank-local, deterministic: the same cfg
+ * and data give the same bits on any rank. Returns 0; TF_EDIVERGED when a loss becomes NaN or
+ * infinite (the message names the round and iteration); TF_ENOMEM; or a sink's code. */
+int tf_ticket_run(const tf_config_t *cfg, const tf_dataset_t *data, const tf_ticket_sink_t *sink,
+                  tf_err_t *err);
+
+/* The parameters and mask round `round` (>= 1) trains from, given the rewind point theta_k and the
+ * ticket's mask for that round (both in net layout). ticket: theta_k on the mask. reinit: a fresh
+ * draw of the initialiser from TF_STREAM_REINIT(seed, round, layer) on the mask. sign_reinit: the
+ * fresh draw's magnitudes with theta_k's signs, on the mask. random_mask: theta_k on a random mask
+ * with the ticket's per-layer counts (tf_prune_random). Biases are theta_k's in every control;
+ * pruned weights are exactly 0. Rank-local, deterministic. */
+int tf_ticket_control(const tf_config_t *cfg, const tf_net_t *net, const float *theta_k,
+                      const float *ticket_mask, int round, float *params, float *mask,
+                      tf_err_t *err);
+
+/* Relative cost of a task (multiply-adds of training and evaluation, ticket replay included),
+ * for planning and longest-first scheduling. */
+double tf_ticket_cost(const tf_config_t *cfg);
+
+#endif

@@ -1,0 +1,387 @@
+/* One task of a sweep: dense training, then rounds of magnitude pruning, rewinding (or a control)
+ * and retraining, with evaluation curves and early-stop points for every round. */
+#include "ticketfarm/ticket.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ticketfarm/init.h"
+#include "ticketfarm/net.h"
+#include "ticketfarm/optim.h"
+#include "ticketfarm/prune.h"
+#include "ticketfarm/rng.h"
+
+/* Evaluation runs through the net in chunks of this many images; part of the results'
+ * definition (float sums depend on it), so it is a constant, not a tuning knob. */
+#define EVAL_CHUNK 1000
+/* Training steps between calls of the sink's poll hook. */
+#define POLL_EVERY 8
+
+typedef struct ticket {
+  const tf_config_t *cfg;
+  const tf_dataset_t *data;
+  const tf_ticket_sink_t *sink;
+  tf_net_t net;
+  tf_optim_t opt;
+  tf_split_t split;
+  int32_t *test_idx;   /* (n_test): 0..n_test-1, so test images gather like validation ones */
+  int32_t *order;      /* (n_train split): the current epoch's permutation */
+  long order_epoch;    /* epoch whose permutation `order` holds; -1 = none */
+  float *x;            /* (max_batch, dim) gathered inputs */
+  int32_t *y;          /* (max_batch) gathered labels */
+  float *theta0;       /* (n_params) initial parameters */
+  float *theta_k;      /* (n_params) parameters at the rewind iteration of round 0 */
+  float *ticket_final; /* (n_params) the ticket's trained parameters of the last round */
+  float *ticket_mask;  /* (n_params) the ticket's mask, net layout */
+  uint8_t *bits;       /* (packed mask bytes) */
+  tf_eval_t *evals;    /* (n_evals) */
+  int n_evals;
+} ticket_t;
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int sink_poll(const tf_ticket_sink_t *sink) {
+  return sink != NULL && sink->poll != NULL ? sink->poll(sink->ctx) : 0;
+}
+
+static int snapshot(ticket_t *t, tf_snapshot_t which, const float *params) {
+  if (t->sink == NULL || t->sink->snapshot == NULL) return 0;
+  return t->sink->snapshot(t->sink->ctx, which, params, t->net.n_params);
+}
+
+/* Weights of every layer from the initialiser, each layer from its own stream (purpose, round,
+ * layer), biases zero. */
+static int draw_init(const tf_config_t *cfg, const tf_net_t *net, float *params,
+                     tf_stream_t purpose, int round, tf_err_t *err) {
+  memset(params, 0, net->n_params * sizeof *params);
+  for (int l = 0; l < net->n_layers; l++) {
+    tf_rng_t rng;
+    tf_rng_seed(&rng, cfg->seed, purpose, (uint64_t)round, (uint64_t)l);
+    int rc = tf_init_fill(params + net->w_off[l], net->sizes[l + 1], net->sizes[l], &cfg->init,
+                          &rng, err);
+    if (rc < 0) return rc;
+  }
+  return 0;
+}
+
+/* The batch of training iteration `it`: epochs are permutations of the training split from
+ * TF_STREAM_ORDER(seed, epoch), cut into floor(n_train / batch) batches (the remainder is not
+ * used in that epoch). The order depends on the seed only, so every initialiser and control of a
+ * seed, and every round, sees the same sequence, and a rewound round resumes it at iteration k. */
+static void gather_batch(ticket_t *t, long it) {
+  const int batch = t->cfg->batch;
+  const long per_epoch = t->split.n_train / batch;
+  const long epoch = it / per_epoch;
+  if (epoch != t->order_epoch) {
+    memcpy(t->order, t->split.train_idx, (size_t)t->split.n_train * sizeof *t->order);
+    tf_rng_t rng;
+    tf_rng_seed(&rng, t->cfg->seed, TF_STREAM_ORDER, (uint64_t)epoch, 0);
+    tf_rng_shuffle(&rng, t->order, (size_t)t->split.n_train);
+    t->order_epoch = epoch;
+  }
+  const long pos = (it % per_epoch) * batch;
+  tf_data_gather(&t->data->train, t->order + pos, batch, t->x, t->y);
+}
+
+/* Mean loss and accuracy of the net over images idx[0..n) of `images`. */
+static int evaluate(ticket_t *t, const tf_images_t *images, const int32_t *idx, int32_t n,
+                    float *loss, float *acc) {
+  double loss_sum = 0.0;
+  long correct = 0;
+  for (int32_t i = 0; i < n; i += EVAL_CHUNK) {
+    int count = n - i < EVAL_CHUNK ? (int)(n - i) : EVAL_CHUNK;
+    tf_data_gather(images, idx + i, count, t->x, t->y);
+    tf_net_eval(&t->net, t->x, t->y, count, &loss_sum, &correct);
+    int rc = sink_poll(t->sink);
+    if (rc != 0) return rc;
+  }
+  *loss = n > 0 ? (float)(loss_sum / n) : NAN;
+  *acc = n > 0 ? (float)((double)correct / n) : NAN;
+  return 0;
+}
+
+static int eval_point(ticket_t *t, int j, float train_loss, int round, tf_err_t *err) {
+  tf_eval_t *e = &t->evals[j];
+  e->iteration = (long)j * t->cfg->eval_every;
+  e->train_loss = train_loss;
+  int rc = evaluate(t, &t->data->train, t->split.val_idx, t->split.n_val, &e->val_loss, &e->val_acc);
+  if (rc == 0)
+    rc = evaluate(t, &t->data->test, t->test_idx, t->data->test.n, &e->test_loss, &e->test_acc);
+  if (rc != 0) return rc;
+  if ((t->split.n_val > 0 && !isfinite(e->val_loss)) || !isfinite(e->test_loss))
+    return tf_err_set(err, TF_EDIVERGED, "round %d, iteration %ld: evaluation loss is %g", round,
+                      e->iteration, (double)(isfinite(e->val_loss) ? e->test_loss : e->val_loss));
+  return 0;
+}
+
+/* Trains the net as it stands (params and mask already set) from iteration `start` to the end of
+ * the round. With `evaluate_curve`, records evals[start/eval_every ..]. In round 0, copies the
+ * parameters at the rewind iteration into theta_k. */
+static int train_round(ticket_t *t, int round, long start, int evaluate_curve, tf_err_t *err) {
+  const tf_config_t *cfg = t->cfg;
+  tf_net_t *net = &t->net;
+  tf_optim_reset(&t->opt);
+  if (round == 0 && cfg->rewind == 0) {
+    memcpy(t->theta_k, net->params, net->n_params * sizeof *net->params);
+    int rc = snapshot(t, TF_SNAPSHOT_REWIND, t->theta_k);
+    if (rc != 0) return rc;
+  }
+  if (evaluate_curve) {
+    int rc = eval_point(t, (int)(start / cfg->eval_every), NAN, round, err);
+    if (rc != 0) return rc;
+  }
+  double loss_sum = 0.0;
+  long loss_count = 0;
+  for (long it = start; it < cfg->iterations; it++) {
+    gather_batch(t, it);
+    float loss = tf_net_train_grad(net, t->x, t->y, cfg->batch);
+    if (!isfinite(loss))
+      return tf_err_set(err, TF_EDIVERGED, "round %d, iteration %ld: training loss is %g", round,
+                        it + 1, (double)loss);
+    tf_optim_step(&t->opt, net->params, net->grads, net->mask);
+    loss_sum += loss;
+    loss_count++;
+    const long done = it + 1;
+    if (round == 0 && done == cfg->rewind) {
+      memcpy(t->theta_k, net->params, net->n_params * sizeof *net->params);
+      int rc = snapshot(t, TF_SNAPSHOT_REWIND, t->theta_k);
+      if (rc != 0) return rc;
+    }
+    if (evaluate_curve && done % cfg->eval_every == 0) {
+      int rc = eval_point(t, (int)(done / cfg->eval_every), (float)(loss_sum / loss_count), round, err);
+      if (rc != 0) return rc;
+      loss_sum = 0.0;
+      loss_count = 0;
+    }
+    if (done % POLL_EVERY == 0) {
+      int rc = sink_poll(t->sink);
+      if (rc != 0) return rc;
+    }
+  }
+  return 0;
+}
+
+static int early_stop_index(const ticket_t *t, int first) {
+  int best = first;
+  for (int j = first + 1; j < t->n_evals; j++)
+    if (t->evals[j].val_loss < t->evals[best].val_loss) best = j;
+  return best;
+}
+
+int tf_ticket_control(const tf_config_t *cfg, const tf_net_t *net, const float *theta_k,
+                      const float *ticket_mask, int round, float *params, float *mask,
+                      tf_err_t *err) {
+  const size_t n = net->n_params;
+  switch (cfg->control) {
+    case TF_CONTROL_TICKET:
+      memcpy(mask, ticket_mask, n * sizeof *mask);
+      memcpy(params, theta_k, n * sizeof *params);
+      break;
+    case TF_CONTROL_REINIT:
+    case TF_CONTROL_SIGN_REINIT: {
+      int rc = draw_init(cfg, net, params, TF_STREAM_REINIT, round, err);
+      if (rc < 0) return rc;
+      memcpy(mask, ticket_mask, n * sizeof *mask);
+      for (int l = 0; l < net->n_layers; l++) {
+        float *w = params + net->w_off[l];
+        const float *wk = theta_k + net->w_off[l];
+        size_t count = (size_t)net->sizes[l] * (size_t)net->sizes[l + 1];
+        if (cfg->control == TF_CONTROL_SIGN_REINIT)
+          for (size_t i = 0; i < count; i++) w[i] = copysignf(fabsf(w[i]), wk[i]);
+        memcpy(params + net->b_off[l], theta_k + net->b_off[l],
+               (size_t)net->sizes[l + 1] * sizeof *w);
+      }
+      break;
+    }
+    case TF_CONTROL_RANDOM_MASK: {
+      long keep[TF_MAX_LAYERS];
+      tf_prune_remaining(net, ticket_mask, keep);
+      int rc = tf_prune_random(net, mask, keep, cfg->seed, round, err);
+      if (rc < 0) return rc;
+      memcpy(params, theta_k, n * sizeof *params);
+      break;
+    }
+    default:
+      return tf_err_set(err, TF_EINPUT, "unknown control %d", (int)cfg->control);
+  }
+  for (size_t i = 0; i < n; i++) params[i] *= mask[i];
+  return 0;
+}
+
+static int report_round(ticket_t *t, int round, double wall_s) {
+  const tf_config_t *cfg = t->cfg;
+  const tf_net_t *net = &t->net;
+  tf_round_t r = {0};
+  r.round = round;
+  r.n_layers = net->n_layers;
+  tf_prune_remaining(net, net->mask, r.remaining);
+  long kept = 0, total = 0;
+  for (int l = 0; l < net->n_layers; l++) {
+    r.total[l] = (long)net->sizes[l] * net->sizes[l + 1];
+    kept += r.remaining[l];
+    total += r.total[l];
+  }
+  r.density = (double)kept / (double)total;
+  r.n_evals = t->n_evals;
+  r.first_eval = round == 0 ? 0 : (int)(cfg->rewind / cfg->eval_every);
+  r.evals = t->evals;
+  r.early_stop = early_stop_index(t, r.first_eval);
+  tf_prune_pack(net, net->mask, t->bits);
+  r.mask_bits = t->bits;
+  r.mask_bytes = tf_prune_packed_size(net);
+  r.final = net->params;
+  r.n_params = net->n_params;
+  r.wall_s = wall_s;
+  if (t->sink == NULL || t->sink->round_done == NULL) return 0;
+  return t->sink->round_done(t->sink->ctx, &r);
+}
+
+static void clear_evals(ticket_t *t) {
+  for (int j = 0; j < t->n_evals; j++) {
+    t->evals[j] = (tf_eval_t){.iteration = (long)j * t->cfg->eval_every,
+                              .train_loss = NAN, .val_loss = NAN, .val_acc = NAN,
+                              .test_loss = NAN, .test_acc = NAN};
+  }
+}
+
+static void ticket_free(ticket_t *t) {
+  tf_net_free(&t->net);
+  tf_optim_free(&t->opt);
+  tf_split_free(&t->split);
+  free(t->test_idx);
+  free(t->order);
+  free(t->x);
+  free(t->y);
+  free(t->theta0);
+  free(t->theta_k);
+  free(t->ticket_final);
+  free(t->ticket_mask);
+  free(t->bits);
+  free(t->evals);
+}
+
+static int ticket_setup(ticket_t *t, tf_err_t *err) {
+  const tf_config_t *cfg = t->cfg;
+  const tf_dataset_t *data = t->data;
+  int32_t n_train, n_test, dim, classes;
+  int rc = tf_data_shape(cfg->dataset, &n_train, &n_test, &dim, &classes, err);
+  if (rc < 0) return rc;
+  if (data->train.dim != dim || data->test.dim != dim || data->classes != classes)
+    return tf_err_set(err, TF_EINPUT, "dataset '%s' has %d-pixel images and %d classes, "
+                      "the task expects %d and %d", data->name, data->train.dim,
+                      data->classes, dim, classes);
+  int max_batch = cfg->batch > EVAL_CHUNK ? cfg->batch : EVAL_CHUNK;
+  rc = tf_net_create(&t->net, dim, cfg->hidden, cfg->n_hidden, classes, max_batch, err);
+  if (rc < 0) return rc;
+  rc = tf_optim_create(&t->opt, cfg, t->net.n_params, err);
+  if (rc < 0) return rc;
+  rc = tf_data_split(&t->split, data->train.n, cfg->validation, cfg->seed, err);
+  if (rc < 0) return rc;
+  const size_t np = t->net.n_params;
+  t->n_evals = (int)(cfg->iterations / cfg->eval_every) + 1;
+  t->order_epoch = -1;
+  t->test_idx = malloc((size_t)data->test.n * sizeof *t->test_idx);
+  t->order = malloc((size_t)t->split.n_train * sizeof *t->order);
+  t->x = malloc((size_t)max_batch * (size_t)dim * sizeof *t->x);
+  t->y = malloc((size_t)max_batch * sizeof *t->y);
+  t->theta0 = malloc(np * sizeof *t->theta0);
+  t->theta_k = malloc(np * sizeof *t->theta_k);
+  t->ticket_final = malloc(np * sizeof *t->ticket_final);
+  t->ticket_mask = malloc(np * sizeof *t->ticket_mask);
+  t->bits = malloc(tf_prune_packed_size(&t->net));
+  t->evals = malloc((size_t)t->n_evals * sizeof *t->evals);
+  if (!t->test_idx || !t->order || !t->x || !t->y || !t->theta0 || !t->theta_k ||
+      !t->ticket_final || !t->ticket_mask || !t->bits || !t->evals)
+    return tf_err_set(err, TF_ENOMEM, "out of memory for a task of %zu parameters", np);
+  for (int32_t i = 0; i < data->test.n; i++) t->test_idx[i] = i;
+  return 0;
+}
+
+static int ticket_rounds(ticket_t *t, tf_err_t *err) {
+  const tf_config_t *cfg = t->cfg;
+  tf_net_t *net = &t->net;
+  const size_t np = net->n_params;
+
+  int rc = draw_init(cfg, net, t->theta0, TF_STREAM_INIT, 0, err);
+  if (rc < 0) return rc;
+  rc = snapshot(t, TF_SNAPSHOT_INIT, t->theta0);
+  if (rc != 0) return rc;
+
+  /* Round 0: the dense network, shared by every control. */
+  double t0 = now_s();
+  memcpy(net->params, t->theta0, np * sizeof *net->params);
+  for (size_t i = 0; i < np; i++) net->mask[i] = 1.0f;
+  clear_evals(t);
+  rc = train_round(t, 0, 0, 1, err);
+  if (rc != 0) return rc;
+  memcpy(t->ticket_final, net->params, np * sizeof *net->params);
+  memcpy(t->ticket_mask, net->mask, np * sizeof *net->mask);
+  rc = report_round(t, 0, now_s() - t0);
+  if (rc != 0) return rc;
+
+  for (int round = 1; round <= cfg->rounds; round++) {
+    t0 = now_s();
+    rc = tf_prune_magnitude(net, t->ticket_final, t->ticket_mask, cfg->rate, cfg->output_rate,
+                            cfg->scope, err);
+    if (rc < 0) return rc;
+    rc = tf_ticket_control(cfg, net, t->theta_k, t->ticket_mask, round, net->params, net->mask,
+                           err);
+    if (rc < 0) return rc;
+    clear_evals(t);
+    rc = train_round(t, round, cfg->rewind, 1, err);
+    if (rc != 0) return rc;
+    if (cfg->control == TF_CONTROL_TICKET) {
+      memcpy(t->ticket_final, net->params, np * sizeof *net->params);
+      rc = report_round(t, round, now_s() - t0);
+      if (rc != 0) return rc;
+      continue;
+    }
+    rc = report_round(t, round, now_s() - t0);
+    if (rc != 0) return rc;
+    /* A control trains on the ticket's masks, so the ticket itself is retrained (without
+     * evaluation, which changes nothing in training) to find the next round's mask. */
+    if (round < cfg->rounds) {
+      memcpy(net->mask, t->ticket_mask, np * sizeof *net->mask);
+      for (size_t i = 0; i < np; i++) net->params[i] = t->theta_k[i] * net->mask[i];
+      rc = train_round(t, round, cfg->rewind, 0, err);
+      if (rc != 0) return rc;
+      memcpy(t->ticket_final, net->params, np * sizeof *net->params);
+    }
+  }
+  return 0;
+}
+
+int tf_ticket_run(const tf_config_t *cfg, const tf_dataset_t *data, const tf_ticket_sink_t *sink,
+                  tf_err_t *err) {
+  ticket_t t = {.cfg = cfg, .data = data, .sink = sink};
+  int rc = ticket_setup(&t, err);
+  if (rc == 0) rc = ticket_rounds(&t, err);
+  if (rc > 0) rc = tf_err_set(err, TF_EINTERRUPTED, "task interrupted");
+  ticket_free(&t);
+  return rc;
+}
+
+double tf_ticket_cost(const tf_config_t *cfg) {
+  int32_t n_train, n_test, dim, classes;
+  if (tf_data_shape(cfg->dataset, &n_train, &n_test, &dim, &classes, NULL) < 0) return 0.0;
+  size_t n_weights = 0;
+  tf_net_count_params(dim, cfg->hidden, cfg->n_hidden, classes, &n_weights);
+  const double w = (double)n_weights;
+  const double evals_per_round = (double)(cfg->iterations / cfg->eval_every) + 1.0;
+  /* forward + weight gradient + input gradient per training image; forward per evaluated one */
+  const double train0 = (double)cfg->iterations * cfg->batch * 3.0 * w;
+  const double eval0 = evals_per_round * (double)(cfg->validation + n_test) * w;
+  const double later = (double)(cfg->iterations - cfg->rewind) / (double)cfg->iterations;
+  double cost = train0 + eval0;
+  for (int r = 1; r <= cfg->rounds; r++) {
+    cost += later * (train0 + eval0);
+    if (cfg->control != TF_CONTROL_TICKET && r < cfg->rounds) cost += later * train0;
+  }
+  return cost;
+}

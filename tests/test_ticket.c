@@ -1,0 +1,359 @@
+/* Tests of the prune-and-rewind pipeline on MNIST: accuracy, exact counts, zeros that stay zero,
+ * exact rewinding, controls on the ticket's masks, and bitwise reproducibility. */
+#include <stdint.h>
+
+#include "test.h"
+#include "ticketfarm/data.h"
+#include "ticketfarm/init.h"
+#include "ticketfarm/prune.h"
+#include "ticketfarm/rng.h"
+#include "ticketfarm/ticket.h"
+
+#define MAX_ROUNDS 8
+
+/* Everything a run hands to its sink, copied. */
+typedef struct record {
+  size_t n_params;
+  float *init, *rewind;
+  int n_rounds;
+  tf_round_t round[MAX_ROUNDS];
+  tf_eval_t *evals[MAX_ROUNDS];
+  uint8_t *mask[MAX_ROUNDS];
+  float *final[MAX_ROUNDS];
+} record_t;
+
+static void *dup_mem(const void *p, size_t n) {
+  void *q = malloc(n);
+  ASSERT(q != NULL);
+  memcpy(q, p, n);
+  return q;
+}
+
+static int on_snapshot(void *ctx, tf_snapshot_t which, const float *params, size_t n) {
+  record_t *r = ctx;
+  r->n_params = n;
+  float *copy = dup_mem(params, n * sizeof *params);
+  if (which == TF_SNAPSHOT_INIT)
+    r->init = copy;
+  else
+    r->rewind = copy;
+  return 0;
+}
+
+static int on_round(void *ctx, const tf_round_t *round) {
+  record_t *r = ctx;
+  int k = round->round;
+  ASSERT(k < MAX_ROUNDS);
+  ASSERT_INT_EQ(k, r->n_rounds);
+  r->round[k] = *round;
+  r->evals[k] = dup_mem(round->evals, (size_t)round->n_evals * sizeof *round->evals);
+  r->mask[k] = dup_mem(round->mask_bits, round->mask_bytes);
+  r->final[k] = dup_mem(round->final, round->n_params * sizeof *round->final);
+  r->n_rounds++;
+  return 0;
+}
+
+static void record_free(record_t *r) {
+  free(r->init);
+  free(r->rewind);
+  for (int k = 0; k < r->n_rounds; k++) {
+    free(r->evals[k]);
+    free(r->mask[k]);
+    free(r->final[k]);
+  }
+  memset(r, 0, sizeof *r);
+}
+
+static tf_dataset_t mnist;
+
+static void run(const tf_config_t *cfg, record_t *r) {
+  memset(r, 0, sizeof *r);
+  tf_ticket_sink_t sink = {.ctx = r, .snapshot = on_snapshot, .round_done = on_round};
+  tf_err_t err = {0};
+  int rc = tf_ticket_run(cfg, &mnist, &sink, &err);
+  if (rc != 0) fprintf(stderr, "tf_ticket_run: %s\n", err.msg);
+  ASSERT_INT_EQ(rc, 0);
+  ASSERT_INT_EQ(r->n_rounds, cfg->rounds + 1);
+}
+
+/* A short LeNet-300-100 schedule: full-size net, few iterations. */
+static tf_config_t short_config(void) {
+  tf_config_t cfg;
+  tf_config_default(&cfg);
+  cfg.iterations = 60;
+  cfg.eval_every = 30;
+  cfg.rounds = 3;
+  cfg.validation = 1000;
+  return cfg;
+}
+
+/* A smaller net for the tests that do not need LeNet's exact counts. */
+static tf_config_t small_config(void) {
+  tf_config_t cfg = short_config();
+  cfg.hidden[0] = 64;
+  cfg.hidden[1] = 32;
+  return cfg;
+}
+
+static void test_ticket_dense_lenet_reaches_96_percent_after_1000_iterations(void) {
+  tf_config_t cfg;
+  tf_config_default(&cfg);
+  cfg.iterations = 1000;
+  cfg.eval_every = 500;
+  cfg.rounds = 0;
+  record_t r;
+  run(&cfg, &r);
+  const tf_eval_t *last = &r.evals[0][2];
+  ASSERT_INT_EQ(last->iteration, 1000);
+  fprintf(stderr, "      dense LeNet-300-100, 1000 iterations: test accuracy %.4f, val %.4f\n",
+          last->test_acc, last->val_acc);
+  ASSERT(last->test_acc >= 0.96f);
+  ASSERT(last->val_acc >= 0.95f);
+  /* The untrained net guesses: about 10%. */
+  ASSERT(r.evals[0][0].test_acc < 0.3f);
+  ASSERT(isnan(r.evals[0][0].train_loss));
+  ASSERT(r.evals[0][2].train_loss < r.evals[0][1].train_loss);
+  record_free(&r);
+}
+
+static void test_ticket_layerwise_rounds_keep_exact_counts(void) {
+  tf_config_t cfg = short_config();
+  cfg.eval_every = 60;
+  record_t r;
+  run(&cfg, &r);
+  const long expect[4][3] = {{235200, 30000, 1000},
+                             {188160, 24000, 900},
+                             {150528, 19200, 810},
+                             {150528 - tf_prune_count(150528, 0.2), 19200 - tf_prune_count(19200, 0.2),
+                              810 - tf_prune_count(810, 0.1)}};
+  ASSERT_INT_EQ(expect[3][0], 120422);
+  for (int k = 0; k <= cfg.rounds; k++) {
+    ASSERT_INT_EQ(r.round[k].n_layers, 3);
+    long kept = 0;
+    for (int l = 0; l < 3; l++) {
+      ASSERT_INT_EQ(r.round[k].remaining[l], expect[k][l]);
+      kept += expect[k][l];
+    }
+    ASSERT_NEAR(r.round[k].density, kept / 266200.0, 1e-12);
+  }
+  record_free(&r);
+}
+
+/* Counts set bits of packed masks and checks that every pruned weight of `final` is 0. */
+static void check_pruned_zero(const tf_config_t *cfg, const record_t *r) {
+  tf_net_t net;
+  ASSERT_INT_EQ(tf_net_create(&net, 784, cfg->hidden, cfg->n_hidden, 10, 1, NULL), 0);
+  const long n_weights = (long)net.n_weights;
+  float *mask = malloc(net.n_params * sizeof *mask);
+  for (int k = 0; k <= cfg->rounds; k++) {
+    tf_prune_unpack(&net, r->mask[k], mask);
+    long zeros = 0, kept = 0;
+    for (size_t i = 0; i < net.n_params; i++) {
+      if (mask[i] == 0.0f) {
+        ASSERT(r->final[k][i] == 0.0f);
+        zeros++;
+      } else {
+        kept += r->final[k][i] != 0.0f;
+      }
+    }
+    ASSERT_INT_EQ(zeros, n_weights - (long)(r->round[k].density * n_weights + 0.5));
+    ASSERT(kept > (long)net.n_params - zeros - 100); /* survivors really train */
+  }
+  free(mask);
+  tf_net_free(&net);
+}
+
+static void test_ticket_pruned_weights_stay_zero_under_every_optimiser(void) {
+  const tf_optimizer_kind_t kinds[] = {TF_OPT_SGD, TF_OPT_MOMENTUM, TF_OPT_ADAM};
+  for (int i = 0; i < 3; i++) {
+    tf_config_t cfg = small_config();
+    cfg.optimizer = kinds[i];
+    cfg.lr = kinds[i] == TF_OPT_ADAM ? 1.2e-3 : 0.05;
+    cfg.rounds = 2;
+    for (int c = 0; c < TF_CONTROL_COUNT; c++) {
+      cfg.control = (tf_control_t)c;
+      record_t r;
+      run(&cfg, &r);
+      check_pruned_zero(&cfg, &r);
+      record_free(&r);
+    }
+  }
+}
+
+static void test_ticket_control_params_follow_their_definitions(void) {
+  tf_config_t cfg;
+  tf_config_default(&cfg);
+  tf_net_t net;
+  ASSERT_INT_EQ(tf_net_create(&net, 784, cfg.hidden, cfg.n_hidden, 10, 1, NULL), 0);
+  const size_t n = net.n_params;
+  float *theta = malloc(n * sizeof *theta), *tmask = malloc(n * sizeof *tmask);
+  float *p[TF_CONTROL_COUNT], *m[TF_CONTROL_COUNT];
+  /* theta: an initialisation with non-zero biases, so bias handling is visible */
+  for (int l = 0; l < net.n_layers; l++) {
+    tf_rng_t rng;
+    tf_rng_seed(&rng, 99, TF_STREAM_INIT, 0, (uint64_t)l);
+    ASSERT_INT_EQ(tf_init_fill(theta + net.w_off[l], net.sizes[l + 1], net.sizes[l], &cfg.init,
+                               &rng, NULL), 0);
+    for (int j = 0; j < net.sizes[l + 1]; j++) theta[net.b_off[l] + j] = 0.01f * (float)(j + 1);
+  }
+  for (size_t i = 0; i < n; i++) tmask[i] = 1.0f;
+  ASSERT_INT_EQ(tf_prune_magnitude(&net, theta, tmask, 0.5, 0.5, TF_SCOPE_LAYERWISE, NULL), 0);
+  for (int c = 0; c < TF_CONTROL_COUNT; c++) {
+    cfg.control = (tf_control_t)c;
+    p[c] = malloc(n * sizeof *p[c]);
+    m[c] = malloc(n * sizeof *m[c]);
+    ASSERT_INT_EQ(tf_ticket_control(&cfg, &net, theta, tmask, 2, p[c], m[c], NULL), 0);
+  }
+  long kept_ticket[TF_MAX_LAYERS], kept_random[TF_MAX_LAYERS];
+  tf_prune_remaining(&net, tmask, kept_ticket);
+  tf_prune_remaining(&net, m[TF_CONTROL_RANDOM_MASK], kept_random);
+  long moved = 0;
+  for (size_t i = 0; i < n; i++) {
+    /* ticket: the exact bits of theta where kept, exactly zero where pruned */
+    ASSERT(m[TF_CONTROL_TICKET][i] == tmask[i]);
+    if (tmask[i] != 0.0f)
+      ASSERT(memcmp(&p[TF_CONTROL_TICKET][i], &theta[i], sizeof(float)) == 0);
+    else
+      ASSERT(p[TF_CONTROL_TICKET][i] == 0.0f);
+    /* reinit and sign_reinit: the same mask; same magnitudes, sign_reinit with theta's signs */
+    ASSERT(m[TF_CONTROL_REINIT][i] == tmask[i] && m[TF_CONTROL_SIGN_REINIT][i] == tmask[i]);
+    ASSERT(fabsf(p[TF_CONTROL_REINIT][i]) == fabsf(p[TF_CONTROL_SIGN_REINIT][i]));
+    if (tmask[i] != 0.0f && p[TF_CONTROL_SIGN_REINIT][i] != 0.0f)
+      ASSERT((p[TF_CONTROL_SIGN_REINIT][i] > 0) == (theta[i] > 0));
+    if (tmask[i] == 0.0f) ASSERT(p[TF_CONTROL_REINIT][i] == 0.0f);
+    /* random_mask: theta's bits on its own mask */
+    if (m[TF_CONTROL_RANDOM_MASK][i] != 0.0f)
+      ASSERT(memcmp(&p[TF_CONTROL_RANDOM_MASK][i], &theta[i], sizeof(float)) == 0);
+    else
+      ASSERT(p[TF_CONTROL_RANDOM_MASK][i] == 0.0f);
+    moved += m[TF_CONTROL_RANDOM_MASK][i] != tmask[i];
+  }
+  for (int l = 0; l < net.n_layers; l++) {
+    ASSERT_INT_EQ(kept_random[l], kept_ticket[l]);
+    /* biases are theta's in every control */
+    for (int c = 0; c < TF_CONTROL_COUNT; c++)
+      ASSERT(memcmp(p[c] + net.b_off[l], theta + net.b_off[l],
+                    (size_t)net.sizes[l + 1] * sizeof(float)) == 0);
+  }
+  /* half the weights kept at random: about half of the positions differ from the ticket's */
+  ASSERT(moved > 100000 && moved < 166000);
+  /* reinit draws fresh weights: they are not theta's */
+  long same = 0;
+  for (size_t i = 0; i < net.b_off[0]; i++)
+    same += tmask[i] != 0.0f && p[TF_CONTROL_REINIT][i] == theta[i];
+  ASSERT(same < 10);
+  for (int c = 0; c < TF_CONTROL_COUNT; c++) {
+    free(p[c]);
+    free(m[c]);
+  }
+  free(theta);
+  free(tmask);
+  tf_net_free(&net);
+}
+
+static void test_ticket_controls_share_round0_and_the_tickets_masks(void) {
+  tf_config_t cfg = small_config();
+  record_t r[TF_CONTROL_COUNT];
+  for (int c = 0; c < TF_CONTROL_COUNT; c++) {
+    cfg.control = (tf_control_t)c;
+    run(&cfg, &r[c]);
+  }
+  const size_t np = r[0].n_params, nb = r[0].round[0].mask_bytes;
+  for (int c = 1; c < TF_CONTROL_COUNT; c++) {
+    /* the dense round is the same computation for every control */
+    ASSERT(memcmp(r[c].final[0], r[0].final[0], np * sizeof(float)) == 0);
+    ASSERT(memcmp(r[c].init, r[0].init, np * sizeof(float)) == 0);
+    for (int k = 1; k <= cfg.rounds; k++) {
+      int same_mask = memcmp(r[c].mask[k], r[0].mask[k], nb) == 0;
+      /* reinit and sign_reinit train on exactly the ticket's mask; random_mask does not */
+      ASSERT(same_mask == (c != TF_CONTROL_RANDOM_MASK));
+      ASSERT(memcmp(r[c].final[k], r[0].final[k], np * sizeof(float)) != 0);
+      for (int l = 0; l < 3; l++)
+        ASSERT_INT_EQ(r[c].round[k].remaining[l], r[0].round[k].remaining[l]);
+    }
+  }
+  for (int c = 0; c < TF_CONTROL_COUNT; c++) record_free(&r[c]);
+}
+
+static void test_ticket_same_config_gives_identical_bits(void) {
+  tf_config_t cfg = small_config();
+  cfg.control = TF_CONTROL_SIGN_REINIT;
+  record_t a, b;
+  run(&cfg, &a);
+  run(&cfg, &b);
+  for (int k = 0; k <= cfg.rounds; k++) {
+    ASSERT(memcmp(a.final[k], b.final[k], a.n_params * sizeof(float)) == 0);
+    for (int j = 0; j < a.round[k].n_evals; j++) {
+      const tf_eval_t *x = &a.evals[k][j], *y = &b.evals[k][j];
+      float fx[5] = {x->train_loss, x->val_loss, x->val_acc, x->test_loss, x->test_acc};
+      float fy[5] = {y->train_loss, y->val_loss, y->val_acc, y->test_loss, y->test_acc};
+      ASSERT(x->iteration == y->iteration && memcmp(fx, fy, sizeof fx) == 0);
+    }
+  }
+  /* another seed changes everything */
+  cfg.seed = 2;
+  record_t c;
+  run(&cfg, &c);
+  ASSERT(memcmp(a.init, c.init, a.n_params * sizeof(float)) != 0);
+  record_free(&a);
+  record_free(&b);
+  record_free(&c);
+}
+
+static void test_ticket_late_rewinding_resumes_at_iteration_k(void) {
+  tf_config_t cfg = small_config();
+  cfg.rewind = 30;
+  cfg.rounds = 1;
+  record_t r;
+  run(&cfg, &r);
+  ASSERT(r.init != NULL && r.rewind != NULL);
+  ASSERT(memcmp(r.init, r.rewind, r.n_params * sizeof(float)) != 0);
+  ASSERT_INT_EQ(r.round[1].first_eval, 1);
+  ASSERT(isnan(r.evals[1][0].val_loss));
+  ASSERT(!isnan(r.evals[1][1].val_loss));
+  ASSERT(r.round[1].early_stop >= 1);
+  /* rewinding to k = 0 hands out theta_0 itself as the rewind point */
+  cfg.rewind = 0;
+  record_t z;
+  run(&cfg, &z);
+  ASSERT(memcmp(z.init, z.rewind, z.n_params * sizeof(float)) == 0);
+  ASSERT(memcmp(z.init, r.init, z.n_params * sizeof(float)) == 0);
+  record_free(&r);
+  record_free(&z);
+}
+
+static void test_ticket_early_stop_is_argmin_validation_loss(void) {
+  tf_config_t cfg = small_config();
+  cfg.iterations = 300;
+  cfg.eval_every = 30;
+  cfg.rounds = 1;
+  record_t r;
+  run(&cfg, &r);
+  for (int k = 0; k <= cfg.rounds; k++) {
+    const tf_round_t *rd = &r.round[k];
+    ASSERT_INT_EQ(rd->n_evals, 11);
+    for (int j = rd->first_eval; j < rd->n_evals; j++) {
+      ASSERT(r.evals[k][rd->early_stop].val_loss <= r.evals[k][j].val_loss);
+      if (j < rd->early_stop) ASSERT(r.evals[k][j].val_loss > r.evals[k][rd->early_stop].val_loss);
+    }
+  }
+  record_free(&r);
+}
+
+int main(void) {
+  tf_err_t err = {0};
+  if (tf_data_load(&mnist, tf_data_root(), "mnist", &err) < 0) {
+    fprintf(stderr, "MNIST is needed (tools/fetch-data): %s\n", err.msg);
+    return 1;
+  }
+  RUN(test_ticket_control_params_follow_their_definitions);
+  RUN(test_ticket_layerwise_rounds_keep_exact_counts);
+  RUN(test_ticket_pruned_weights_stay_zero_under_every_optimiser);
+  RUN(test_ticket_controls_share_round0_and_the_tickets_masks);
+  RUN(test_ticket_same_config_gives_identical_bits);
+  RUN(test_ticket_late_rewinding_resumes_at_iteration_k);
+  RUN(test_ticket_early_stop_is_argmin_validation_loss);
+  RUN(test_ticket_dense_lenet_reaches_96_percent_after_1000_iterations);
+  tf_data_free(&mnist);
+  return 0;
+}

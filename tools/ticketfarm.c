@@ -1,0 +1,324 @@
+/* The ticketfarm command line: run, plan, status, summary and keys. */
+#include <cblas.h>
+#include <errno.h>
+#include <getopt.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tf_config.h"
+#include "ticketfarm/data.h"
+#include "ticketfarm/error.h"
+#include "ticketfarm/farm.h"
+#include "ticketfarm/log.h"
+#include "ticketfarm/net.h"
+#include "ticketfarm/prune.h"
+#include "ticketfarm/store.h"
+#include "ticketfarm/sweep.h"
+#include "ticketfarm/ticket.h"
+
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 3 };
+
+/* Multiply-adds per second one core sustains on this workload (measured with tools/bench on a
+ * 2-core x86-64 machine, one OpenBLAS thread): only for `plan`'s time estimate. */
+#define PLAN_MACS_PER_CORE_S 2.0e10
+
+static const char usage_text[] =
+    "usage: ticketfarm COMMAND [OPTIONS]\n"
+    "\n"
+    "Lottery-ticket sweeps (iterative magnitude pruning with rewinding) over an MPI job.\n"
+    "\n"
+    "commands:\n"
+    "  run SWEEP.yaml -o OUT.h5   run every task of the sweep (under mpirun or srun; one\n"
+    "                             process also works) and write the results file\n"
+    "      -o, --output FILE      the results file to create (required; never overwritten)\n"
+    "      -d, --data DIR         datasets directory (default $TICKETFARM_DATA or data/)\n"
+    "      -p, --progress SEC     seconds between progress lines on stderr (default 10)\n"
+    "      -q, --quiet            no progress lines\n"
+    "  plan SWEEP.yaml            validate the sweep; print its tasks, expected work and file\n"
+    "                             size (no MPI launcher needed)\n"
+    "  status OUT.h5              done, failed and pending tasks of a results file\n"
+    "  summary OUT.h5 [--csv]     one row per task and round: density, early-stop iteration,\n"
+    "                             validation loss, test accuracy at early stop and at the end\n"
+    "  keys                       every sweep key with its type, default and meaning\n"
+    "\n"
+    "options:\n"
+    "  -h, --help                 this text\n"
+    "  -V, --version              the version\n"
+    "\n"
+    "exit codes: 0 done, 1 runtime failure (or failed tasks), 2 bad usage or input,\n"
+    "3 interrupted (resumable)\n";
+
+static int usage_error(const char *fmt, const char *arg) {
+  fprintf(stderr, "ticketfarm: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\nTry 'ticketfarm --help'.\n");
+  return EXIT_USAGE;
+}
+
+static int fail(const tf_err_t *err) {
+  fprintf(stderr, "ticketfarm: error: %s\n", err->msg);
+  return tf_err_exit_code(err->code);
+}
+
+static const char *human_bytes(double b, char *buf, size_t size) {
+  const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (b >= 1024.0 && u < 4) {
+    b /= 1024.0;
+    u++;
+  }
+  snprintf(buf, size, u == 0 ? "%.0f %s" : "%.1f %s", b, unit[u]);
+  return buf;
+}
+
+/* Bytes of one task's rows in the results file (see store.h's layout), for the plan. */
+static double task_bytes(const tf_config_t *cfg) {
+  int32_t n_train, n_test, dim, classes;
+  if (tf_data_shape(cfg->dataset, &n_train, &n_test, &dim, &classes, NULL) < 0) return 0.0;
+  size_t n_weights = 0;
+  size_t n_params = tf_net_count_params(dim, cfg->hidden, cfg->n_hidden, classes, &n_weights);
+  double rounds = cfg->rounds + 1.0;
+  double evals = (double)(cfg->iterations / cfg->eval_every) + 1.0;
+  double bytes = rounds * (evals * 5.0 * 4.0 + (double)(n_weights + 7) / 8.0 + 64.0);
+  if (cfg->record_weights & TF_RECORD_INIT) bytes += 4.0 * (double)n_params;
+  if (cfg->record_weights & TF_RECORD_REWIND) bytes += 4.0 * (double)n_params;
+  if (cfg->record_weights & TF_RECORD_FINAL) bytes += rounds * 4.0 * (double)n_params;
+  return bytes;
+}
+
+static int cmd_plan(int argc, char **argv) {
+  if (argc != 2) return usage_error("plan takes one sweep file%s", "");
+  tf_err_t err = {0};
+  tf_sweep_t *sw = NULL;
+  if (tf_sweep_load(&sw, argv[1], &err) < 0) return fail(&err);
+  long n = tf_grid_tasks(sw);
+  int axes = tf_grid_axes(sw);
+  printf("sweep: %s (%s)\n", tf_sweep_name(sw)[0] ? tf_sweep_name(sw) : "(unnamed)", argv[1]);
+  printf("tasks: %ld", n);
+  for (int a = 0; a < axes; a++)
+    printf("%s%s: %d", a == 0 ? " (" : " x ", tf_grid_axis_key(sw, a), tf_grid_axis_size(sw, a));
+  printf("%s\n\n", axes > 0 ? ")" : "");
+
+  printf("%6s", "task");
+  for (int a = 0; a < axes; a++) printf("  %-14s", tf_grid_axis_key(sw, a));
+  printf("  %6s  %10s  %10s  %12s\n", "rounds", "iterations", "weights", "work (GMAC)");
+  const long shown = n <= 1000 ? n : 1000;
+  double total = 0.0, bytes = 0.0;
+  for (long t = 0; t < n; t++) {
+    tf_config_t cfg;
+    if (tf_grid_task(sw, t, &cfg, &err) < 0) {
+      tf_sweep_free(sw);
+      return fail(&err);
+    }
+    double cost = tf_ticket_cost(&cfg);
+    total += cost;
+    bytes += task_bytes(&cfg);
+    if (t >= shown) continue;
+    int32_t n_train, n_test, dim, classes;
+    tf_data_shape(cfg.dataset, &n_train, &n_test, &dim, &classes, NULL);
+    size_t n_weights = 0;
+    tf_net_count_params(dim, cfg.hidden, cfg.n_hidden, classes, &n_weights);
+    printf("%6ld", t);
+    for (int a = 0; a < axes; a++) {
+      char v[64];
+      tf_grid_value_text(sw, a, t, v, sizeof v);
+      printf("  %-14s", v);
+    }
+    printf("  %6d  %10ld  %10zu  %12.1f\n", cfg.rounds + 1, cfg.iterations, n_weights, cost / 1e9);
+  }
+  if (shown < n) printf("  ... %ld more tasks\n", n - shown);
+  char size_text[32];
+  double core_h = total / PLAN_MACS_PER_CORE_S / 3600.0;
+  printf("\nwork: %.3g multiply-adds, about %.2g core-hours (%.2g hours on 2 cores)\n", total,
+         core_h, core_h / 2.0);
+  printf("file: about %s\n", human_bytes(bytes, size_text, sizeof size_text));
+  tf_sweep_free(sw);
+  return EXIT_OK;
+}
+
+static int cmd_status(int argc, char **argv) {
+  if (argc != 2) return usage_error("status takes one results file%s", "");
+  tf_err_t err = {0};
+  if (tf_store_print_status(argv[1], stdout, &err) < 0) return fail(&err);
+  return EXIT_OK;
+}
+
+static int cmd_summary(int argc, char **argv) {
+  int csv = 0;
+  const char *path = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--csv") == 0)
+      csv = 1;
+    else if (argv[i][0] == '-')
+      return usage_error("summary: unknown option '%s'", argv[i]);
+    else if (path == NULL)
+      path = argv[i];
+    else
+      return usage_error("summary takes one results file, got also '%s'", argv[i]);
+  }
+  if (path == NULL) return usage_error("summary needs a results file%s", "");
+  tf_err_t err = {0};
+  if (tf_store_print_summary(path, stdout, csv, &err) < 0) return fail(&err);
+  return EXIT_OK;
+}
+
+static int cmd_keys(int argc, char **argv) {
+  (void)argv;
+  if (argc != 1) return usage_error("keys takes no arguments%s", "");
+  size_t n = 0;
+  const tf_sweep_key_t *keys = tf_sweep_keys(&n);
+  printf("| key | type | default | meaning |\n|---|---|---|---|\n");
+  for (size_t i = 0; i < n; i++)
+    printf("| `%s` | %s | `%s` | %s |\n", keys[i].key, keys[i].type, keys[i].def,
+           keys[i].description);
+  return EXIT_OK;
+}
+
+/* Rank 0 reads the sweep file and every rank parses the same bytes, so all ranks agree on the
+ * tasks and all fail alike on a bad file. */
+static int load_sweep_everywhere(const char *path, int rank, tf_sweep_t **sw, tf_err_t *err) {
+  long len = 0;
+  char *text = NULL;
+  if (rank == 0) {
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL) {
+      len = -1;
+      tf_err_set(err, TF_EINPUT, "%s: cannot open: %s", path, strerror(errno));
+    } else {
+      text = malloc(TF_SWEEP_MAX_BYTES + 2);
+      len = text ? (long)fread(text, 1, TF_SWEEP_MAX_BYTES + 1, fp) : -1;
+      if (len < 0) tf_err_set(err, TF_ENOMEM, "out of memory");
+      fclose(fp);
+    }
+  }
+  MPI_Bcast(&len, 1, MPI_LONG, 0, MPI_COMM_WORLD);
+  if (len < 0) {
+    free(text);
+    if (rank != 0) tf_err_set(err, TF_EINPUT, "%s: cannot be read", path);
+    return TF_EINPUT;
+  }
+  if (rank != 0) text = malloc((size_t)len + 1);
+  if (text == NULL) {
+    MPI_Abort(MPI_COMM_WORLD, EXIT_RUNTIME);
+  }
+  MPI_Bcast(text, (int)len, MPI_CHAR, 0, MPI_COMM_WORLD);
+  text[len] = '\0';
+  int rc = tf_sweep_parse(sw, text, (size_t)len, path, err);
+  free(text);
+  return rc;
+}
+
+static int cmd_run(int argc, char **argv) {
+  static const struct option long_opts[] = {
+      {"output", required_argument, NULL, 'o'}, {"data", required_argument, NULL, 'd'},
+      {"progress", required_argument, NULL, 'p'}, {"quiet", no_argument, NULL, 'q'},
+      {NULL, 0, NULL, 0}};
+  const char *out = NULL, *data = NULL;
+  double progress_every = 10.0;
+  int c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "o:d:p:q", long_opts, NULL)) != -1) {
+    switch (c) {
+      case 'o': out = optarg; break;
+      case 'd': data = optarg; break;
+      case 'p': {
+        char *end;
+        progress_every = strtod(optarg, &end);
+        if (*end != '\0' || progress_every < 0)
+          return usage_error("--progress takes seconds >= 0, not '%s'", optarg);
+        break;
+      }
+      case 'q': progress_every = 0; break;
+      default: return usage_error("run: bad option%s", "");
+    }
+  }
+  if (optind != argc - 1) return usage_error("run takes one sweep file%s", "");
+  if (out == NULL) return usage_error("run needs an output file: -o OUT.h5%s", "");
+  const char *sweep_path = argv[optind];
+
+  MPI_Init(&argc, &argv);
+  openblas_set_num_threads(1);
+  int rank, size;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+
+  tf_err_t err = {0};
+  tf_sweep_t *sw = NULL;
+  int rc = load_sweep_everywhere(sweep_path, rank, &sw, &err);
+  if (rc == 0) {
+    /* Results are never overwritten: a finished or running sweep's file is refused. */
+    int exists = 0;
+    if (rank == 0) exists = access(out, F_OK) == 0;
+    MPI_Bcast(&exists, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (exists)
+      rc = tf_err_set(&err, TF_EINPUT, "%s already exists; choose another output file or "
+                      "remove it", out);
+  }
+  if (rc < 0) {
+    if (rank == 0) fail(&err);
+    tf_sweep_free(sw);
+    MPI_Finalize();
+    return tf_err_exit_code(rc);
+  }
+  if (rank == 0)
+    tf_log(TF_LOG_INFO, "%s: %ld tasks on %d rank%s -> %s", sweep_path, tf_grid_tasks(sw), size,
+           size == 1 ? "" : "s", out);
+  tf_farm_options_t opt = {.data_root = data, .progress_every = progress_every};
+  tf_farm_report_t report;
+  rc = tf_farm_run(sw, out, &opt, &report, &err);
+  tf_sweep_free(sw);
+  if (rc < 0) {
+    fprintf(stderr, "ticketfarm: error (rank %d): %s\n", rank, err.msg);
+    if (err.code == TF_EINPUT || err.code == TF_EFORMAT) {
+      /* Raised on every rank before any task ran (missing or malformed data, bad output). */
+      MPI_Finalize();
+      return EXIT_USAGE;
+    }
+    MPI_Abort(MPI_COMM_WORLD, tf_err_exit_code(rc));
+  }
+  int exit_code = EXIT_OK;
+  if (rank == 0) {
+    tf_log(TF_LOG_INFO, "%ld tasks: %ld done, %ld failed in %.1f s; results in %s",
+           report.tasks, report.done, report.failed, report.wall_s, out);
+    if (report.failed > 0) {
+      tf_log(TF_LOG_ERROR, "%ld task%s failed; see 'ticketfarm status %s'", report.failed,
+             report.failed == 1 ? "" : "s", out);
+      exit_code = EXIT_RUNTIME;
+    }
+  }
+  MPI_Bcast(&exit_code, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  MPI_Finalize();
+  return exit_code;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fputs(usage_text, stderr);
+    return EXIT_USAGE;
+  }
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+    fputs(usage_text, stdout);
+    return EXIT_OK;
+  }
+  if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {
+    printf("ticketfarm %s\n", TF_VERSION);
+    return EXIT_OK;
+  }
+  for (int i = 2; i < argc; i++) {
+    if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+      fputs(usage_text, stdout);
+      return EXIT_OK;
+    }
+  }
+  if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
+  if (strcmp(cmd, "plan") == 0) return cmd_plan(argc - 1, argv + 1);
+  if (strcmp(cmd, "status") == 0) return cmd_status(argc - 1, argv + 1);
+  if (strcmp(cmd, "summary") == 0) return cmd_summary(argc - 1, argv + 1);
+  if (strcmp(cmd, "keys") == 0) return cmd_keys(argc - 1, argv + 1);
+  return usage_error("unknown command '%s'", cmd);
+}
