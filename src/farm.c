@@ -234,7 +234,7 @@ static int run_task(farm_t *f, long task, tf_err_t *err) {
   f->request_sent = 0;
   tf_err_t task_err = {0};
   c.err = &task_err;
-  rc = tf_ticket_run(&c.cfg, dataset_for(f, c.cfg.dataset), &sink, &task_err);
+  rc = tf_ticket_run(&c.cfg, dataset_for(f, c.cfg.dataset), NULL, &sink, &task_err);
   tf_task_status_t status = TF_TASK_DONE;
   if (rc == TF_EDIVERGED) {
     status = TF_TASK_FAILED;

@@ -35,7 +35,10 @@ typedef struct ticket {
   float *theta_k;      /* (n_params) parameters at the rewind iteration of round 0 */
   float *ticket_final; /* (n_params) the ticket's trained parameters of the last round */
   float *ticket_mask;  /* (n_params) the ticket's mask, net layout */
-  uint8_t *bits;       /* (packed mask bytes) */
+  float *ctl_final;    /* (n_params) a control's trained parameters while the ticket is replayed */
+  float *ctl_mask;     /* (n_params) a control's mask, likewise */
+  uint8_t *bits;       /* (packed mask bytes) the mask trained in the round being reported */
+  uint8_t *next_bits;  /* (packed mask bytes) the ticket's mask for the next round */
   tf_eval_t *evals;    /* (n_evals) */
   int n_evals;
 } ticket_t;
@@ -120,10 +123,11 @@ static int eval_point(ticket_t *t, int j, float train_loss, int round, tf_err_t 
   return 0;
 }
 
-/* Trains the net as it stands (params and mask already set) from iteration `start` to the end of
- * the round. With `evaluate_curve`, records evals[start/eval_every ..]. In round 0, copies the
- * parameters at the rewind iteration into theta_k. */
-static int train_round(ticket_t *t, int round, long start, int evaluate_curve, tf_err_t *err) {
+/* Trains the net as it stands (params and mask already set) from iteration `start` up to `end`.
+ * With `evaluate_curve`, records evals[start/eval_every ..]. In round 0, copies the parameters at
+ * the rewind iteration into theta_k. */
+static int train_round(ticket_t *t, int round, long start, long end, int evaluate_curve,
+                       tf_err_t *err) {
   const tf_config_t *cfg = t->cfg;
   tf_net_t *net = &t->net;
   tf_optim_reset(&t->opt);
@@ -138,7 +142,7 @@ static int train_round(ticket_t *t, int round, long start, int evaluate_curve, t
   }
   double loss_sum = 0.0;
   long loss_count = 0;
-  for (long it = start; it < cfg->iterations; it++) {
+  for (long it = start; it < end; it++) {
     gather_batch(t, it);
     float loss = tf_net_train_grad(net, t->x, t->y, cfg->batch);
     if (!isfinite(loss))
@@ -214,13 +218,16 @@ int tf_ticket_control(const tf_config_t *cfg, const tf_net_t *net, const float *
   return 0;
 }
 
-static int report_round(ticket_t *t, int round, double wall_s) {
+/* Hands round `round` to the sink: trained under `mask` to `final`, next_mask the ticket's mask
+ * for the next round (NULL after the last). */
+static int report_round(ticket_t *t, int round, const float *mask, const float *final,
+                        const float *next_mask, double wall_s) {
   const tf_config_t *cfg = t->cfg;
   const tf_net_t *net = &t->net;
   tf_round_t r = {0};
   r.round = round;
   r.n_layers = net->n_layers;
-  tf_prune_remaining(net, net->mask, r.remaining);
+  tf_prune_remaining(net, mask, r.remaining);
   long kept = 0, total = 0;
   for (int l = 0; l < net->n_layers; l++) {
     r.total[l] = (long)net->sizes[l] * net->sizes[l + 1];
@@ -232,10 +239,14 @@ static int report_round(ticket_t *t, int round, double wall_s) {
   r.first_eval = round == 0 ? 0 : (int)(cfg->rewind / cfg->eval_every);
   r.evals = t->evals;
   r.early_stop = early_stop_index(t, r.first_eval);
-  tf_prune_pack(net, net->mask, t->bits);
+  tf_prune_pack(net, mask, t->bits);
   r.mask_bits = t->bits;
+  if (next_mask != NULL) {
+    tf_prune_pack(net, next_mask, t->next_bits);
+    r.next_mask_bits = t->next_bits;
+  }
   r.mask_bytes = tf_prune_packed_size(net);
-  r.final = net->params;
+  r.final = final;
   r.n_params = net->n_params;
   r.wall_s = wall_s;
   if (t->sink == NULL || t->sink->round_done == NULL) return 0;
@@ -262,7 +273,10 @@ static void ticket_free(ticket_t *t) {
   free(t->theta_k);
   free(t->ticket_final);
   free(t->ticket_mask);
+  free(t->ctl_final);
+  free(t->ctl_mask);
   free(t->bits);
+  free(t->next_bits);
   free(t->evals);
 }
 
@@ -294,79 +308,105 @@ static int ticket_setup(ticket_t *t, tf_err_t *err) {
   t->theta_k = malloc(np * sizeof *t->theta_k);
   t->ticket_final = malloc(np * sizeof *t->ticket_final);
   t->ticket_mask = malloc(np * sizeof *t->ticket_mask);
+  t->ctl_final = malloc(np * sizeof *t->ctl_final);
+  t->ctl_mask = malloc(np * sizeof *t->ctl_mask);
   t->bits = malloc(tf_prune_packed_size(&t->net));
+  t->next_bits = malloc(tf_prune_packed_size(&t->net));
   t->evals = malloc((size_t)t->n_evals * sizeof *t->evals);
   if (!t->test_idx || !t->order || !t->x || !t->y || !t->theta0 || !t->theta_k ||
-      !t->ticket_final || !t->ticket_mask || !t->bits || !t->evals)
+      !t->ticket_final || !t->ticket_mask || !t->ctl_final || !t->ctl_mask || !t->bits ||
+      !t->next_bits || !t->evals)
     return tf_err_set(err, TF_ENOMEM, "out of memory for a task of %zu parameters", np);
   for (int32_t i = 0; i < data->test.n; i++) t->test_idx[i] = i;
   return 0;
 }
 
-static int ticket_rounds(ticket_t *t, tf_err_t *err) {
+/* The ticket's mask for the round after `round`, pruned from its trained parameters; NULL after
+ * the last round. */
+static const float *next_ticket_mask(ticket_t *t, int round, tf_err_t *err, int *rc) {
+  const tf_config_t *cfg = t->cfg;
+  *rc = 0;
+  if (round == cfg->rounds) return NULL;
+  *rc = tf_prune_magnitude(&t->net, t->ticket_final, t->ticket_mask, cfg->rate, cfg->output_rate,
+                           cfg->scope, err);
+  return t->ticket_mask;
+}
+
+static int ticket_rounds(ticket_t *t, const tf_ticket_start_t *start, tf_err_t *err) {
   const tf_config_t *cfg = t->cfg;
   tf_net_t *net = &t->net;
   const size_t np = net->n_params;
+  const int first = start != NULL ? start->round : 0;
 
   int rc = draw_init(cfg, net, t->theta0, TF_STREAM_INIT, 0, err);
   if (rc < 0) return rc;
   rc = snapshot(t, TF_SNAPSHOT_INIT, t->theta0);
   if (rc != 0) return rc;
-
-  /* Round 0: the dense network, shared by every control. */
-  double t0 = now_s();
   memcpy(net->params, t->theta0, np * sizeof *net->params);
   for (size_t i = 0; i < np; i++) net->mask[i] = 1.0f;
-  clear_evals(t);
-  rc = train_round(t, 0, 0, 1, err);
-  if (rc != 0) return rc;
-  memcpy(t->ticket_final, net->params, np * sizeof *net->params);
-  memcpy(t->ticket_mask, net->mask, np * sizeof *net->mask);
-  rc = report_round(t, 0, now_s() - t0);
-  if (rc != 0) return rc;
 
-  for (int round = 1; round <= cfg->rounds; round++) {
-    t0 = now_s();
-    rc = tf_prune_magnitude(net, t->ticket_final, t->ticket_mask, cfg->rate, cfg->output_rate,
-                            cfg->scope, err);
+  if (first == 0) {
+    /* Round 0: the dense network, shared by every control. */
+    double t0 = now_s();
+    clear_evals(t);
+    rc = train_round(t, 0, 0, cfg->iterations, 1, err);
+    if (rc != 0) return rc;
+    memcpy(t->ticket_final, net->params, np * sizeof *net->params);
+    memcpy(t->ticket_mask, net->mask, np * sizeof *net->mask);
+    const float *next = next_ticket_mask(t, 0, err, &rc);
     if (rc < 0) return rc;
+    rc = report_round(t, 0, net->mask, net->params, next, now_s() - t0);
+    if (rc != 0) return rc;
+  } else {
+    /* Resuming: theta_k is round 0's state at iteration k, recomputed bit for bit. */
+    rc = train_round(t, 0, 0, cfg->rewind, 0, err);
+    if (rc != 0) return rc;
+    tf_prune_unpack(net, start->mask_bits, t->ticket_mask);
+  }
+
+  for (int round = first > 1 ? first : 1; round <= cfg->rounds; round++) {
+    double t0 = now_s();
     rc = tf_ticket_control(cfg, net, t->theta_k, t->ticket_mask, round, net->params, net->mask,
                            err);
     if (rc < 0) return rc;
     clear_evals(t);
-    rc = train_round(t, round, cfg->rewind, 1, err);
+    rc = train_round(t, round, cfg->rewind, cfg->iterations, 1, err);
     if (rc != 0) return rc;
-    if (cfg->control == TF_CONTROL_TICKET) {
-      memcpy(t->ticket_final, net->params, np * sizeof *net->params);
-      rc = report_round(t, round, now_s() - t0);
-      if (rc != 0) return rc;
-      continue;
-    }
-    rc = report_round(t, round, now_s() - t0);
-    if (rc != 0) return rc;
-    /* A control trains on the ticket's masks, so the ticket itself is retrained (without
-     * evaluation, which changes nothing in training) to find the next round's mask. */
-    if (round < cfg->rounds) {
+    const float *mask = net->mask, *final = net->params;
+    if (cfg->control != TF_CONTROL_TICKET && round < cfg->rounds) {
+      /* A control trains on the ticket's masks, so the ticket itself is retrained (without
+       * evaluation, which changes nothing in training) to find the next round's mask. */
+      memcpy(t->ctl_final, net->params, np * sizeof *net->params);
+      memcpy(t->ctl_mask, net->mask, np * sizeof *net->mask);
+      mask = t->ctl_mask;
+      final = t->ctl_final;
       memcpy(net->mask, t->ticket_mask, np * sizeof *net->mask);
       for (size_t i = 0; i < np; i++) net->params[i] = t->theta_k[i] * net->mask[i];
-      rc = train_round(t, round, cfg->rewind, 0, err);
+      rc = train_round(t, round, cfg->rewind, cfg->iterations, 0, err);
       if (rc != 0) return rc;
-      memcpy(t->ticket_final, net->params, np * sizeof *net->params);
     }
+    memcpy(t->ticket_final, net->params, np * sizeof *net->params);
+    const float *next = next_ticket_mask(t, round, err, &rc);
+    if (rc < 0) return rc;
+    rc = report_round(t, round, mask, final, next, now_s() - t0);
+    if (rc != 0) return rc;
   }
   return 0;
 }
 
-int tf_ticket_run(const tf_config_t *cfg, const tf_dataset_t *data, const tf_ticket_sink_t *sink,
-                  tf_err_t *err) {
+int tf_ticket_run(const tf_config_t *cfg, const tf_dataset_t *data, const tf_ticket_start_t *start,
+                  const tf_ticket_sink_t *sink, tf_err_t *err) {
+  if (start != NULL && (start->round < 0 || start->round > cfg->rounds ||
+                        (start->round > 0 && start->mask_bits == NULL)))
+    return tf_err_set(err, TF_EINPUT, "cannot start a task of %d rounds at round %d",
+                      cfg->rounds + 1, start->round);
   ticket_t t = {.cfg = cfg, .data = data, .sink = sink};
   int rc = ticket_setup(&t, err);
-  if (rc == 0) rc = ticket_rounds(&t, err);
+  if (rc == 0) rc = ticket_rounds(&t, start, err);
   if (rc > 0) rc = tf_err_set(err, TF_EINTERRUPTED, "task interrupted");
   ticket_free(&t);
   return rc;
 }
-
 double tf_ticket_cost(const tf_config_t *cfg) {
   int32_t n_train, n_test, dim, classes;
   if (tf_data_shape(cfg->dataset, &n_train, &n_test, &dim, &classes, NULL) < 0) return 0.0;

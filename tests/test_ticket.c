@@ -15,10 +15,11 @@
 typedef struct record {
   size_t n_params;
   float *init, *rewind;
-  int n_rounds;
+  int first_round, n_rounds;
   tf_round_t round[MAX_ROUNDS];
   tf_eval_t *evals[MAX_ROUNDS];
   uint8_t *mask[MAX_ROUNDS];
+  uint8_t *next_mask[MAX_ROUNDS];
   float *final[MAX_ROUNDS];
 } record_t;
 
@@ -44,10 +45,11 @@ static int on_round(void *ctx, const tf_round_t *round) {
   record_t *r = ctx;
   int k = round->round;
   ASSERT(k < MAX_ROUNDS);
-  ASSERT_INT_EQ(k, r->n_rounds);
+  ASSERT_INT_EQ(k, r->first_round + r->n_rounds);
   r->round[k] = *round;
   r->evals[k] = dup_mem(round->evals, (size_t)round->n_evals * sizeof *round->evals);
   r->mask[k] = dup_mem(round->mask_bits, round->mask_bytes);
+  r->next_mask[k] = round->next_mask_bits ? dup_mem(round->next_mask_bits, round->mask_bytes) : NULL;
   r->final[k] = dup_mem(round->final, round->n_params * sizeof *round->final);
   r->n_rounds++;
   return 0;
@@ -56,9 +58,10 @@ static int on_round(void *ctx, const tf_round_t *round) {
 static void record_free(record_t *r) {
   free(r->init);
   free(r->rewind);
-  for (int k = 0; k < r->n_rounds; k++) {
+  for (int k = r->first_round; k < r->first_round + r->n_rounds; k++) {
     free(r->evals[k]);
     free(r->mask[k]);
+    free(r->next_mask[k]);
     free(r->final[k]);
   }
   memset(r, 0, sizeof *r);
@@ -66,15 +69,18 @@ static void record_free(record_t *r) {
 
 static tf_dataset_t mnist;
 
-static void run(const tf_config_t *cfg, record_t *r) {
+static void run_from(const tf_config_t *cfg, const tf_ticket_start_t *start, record_t *r) {
   memset(r, 0, sizeof *r);
+  r->first_round = start != NULL ? start->round : 0;
   tf_ticket_sink_t sink = {.ctx = r, .snapshot = on_snapshot, .round_done = on_round};
   tf_err_t err = {0};
-  int rc = tf_ticket_run(cfg, &mnist, &sink, &err);
+  int rc = tf_ticket_run(cfg, &mnist, start, &sink, &err);
   if (rc != 0) fprintf(stderr, "tf_ticket_run: %s\n", err.msg);
   ASSERT_INT_EQ(rc, 0);
-  ASSERT_INT_EQ(r->n_rounds, cfg->rounds + 1);
+  ASSERT_INT_EQ(r->first_round + r->n_rounds, cfg->rounds + 1);
 }
+
+static void run(const tf_config_t *cfg, record_t *r) { run_from(cfg, NULL, r); }
 
 /* A short LeNet-300-100 schedule: full-size net, few iterations. */
 static tf_config_t short_config(void) {
@@ -340,6 +346,56 @@ static void test_ticket_early_stop_is_argmin_validation_loss(void) {
   record_free(&r);
 }
 
+static void check_same_round(const record_t *a, const record_t *b, int k) {
+  ASSERT(memcmp(a->final[k], b->final[k], a->n_params * sizeof(float)) == 0);
+  ASSERT(memcmp(a->mask[k], b->mask[k], a->round[k].mask_bytes) == 0);
+  ASSERT((a->next_mask[k] == NULL) == (b->next_mask[k] == NULL));
+  if (a->next_mask[k] != NULL)
+    ASSERT(memcmp(a->next_mask[k], b->next_mask[k], a->round[k].mask_bytes) == 0);
+  ASSERT_INT_EQ(a->round[k].early_stop, b->round[k].early_stop);
+  for (int j = 0; j < a->round[k].n_evals; j++) {
+    const tf_eval_t *x = &a->evals[k][j], *y = &b->evals[k][j];
+    float fx[5] = {x->train_loss, x->val_loss, x->val_acc, x->test_loss, x->test_acc};
+    float fy[5] = {y->train_loss, y->val_loss, y->val_acc, y->test_loss, y->test_acc};
+    ASSERT(memcmp(fx, fy, sizeof fx) == 0);
+  }
+}
+
+static void test_ticket_resumed_rounds_equal_uninterrupted_ones(void) {
+  const tf_control_t controls[] = {TF_CONTROL_TICKET, TF_CONTROL_RANDOM_MASK};
+  const long rewinds[] = {0, 30};
+  for (int c = 0; c < 2; c++) {
+    tf_config_t cfg = small_config();
+    cfg.control = controls[c];
+    cfg.rewind = rewinds[c];
+    record_t full;
+    run(&cfg, &full);
+    ASSERT(full.next_mask[cfg.rounds] == NULL);
+    for (int s = 1; s <= cfg.rounds; s++) {
+      tf_ticket_start_t start = {.round = s, .mask_bits = full.next_mask[s - 1]};
+      record_t part;
+      run_from(&cfg, &start, &part);
+      ASSERT_INT_EQ(part.n_rounds, cfg.rounds + 1 - s);
+      for (int k = s; k <= cfg.rounds; k++) check_same_round(&full, &part, k);
+      /* the snapshots handed out again are the same bits */
+      ASSERT(memcmp(part.init, full.init, full.n_params * sizeof(float)) == 0);
+      ASSERT(memcmp(part.rewind, full.rewind, full.n_params * sizeof(float)) == 0);
+      record_free(&part);
+    }
+    /* the ticket's next mask is what the next round trains (ticket) or copies counts of */
+    for (int k = 0; k < cfg.rounds; k++) {
+      if (cfg.control == TF_CONTROL_TICKET)
+        ASSERT(memcmp(full.next_mask[k], full.mask[k + 1], full.round[k].mask_bytes) == 0);
+    }
+    record_free(&full);
+  }
+  /* a start outside the task is refused */
+  tf_config_t cfg = small_config();
+  tf_ticket_start_t bad = {.round = cfg.rounds + 1, .mask_bits = NULL};
+  tf_err_t err = {0};
+  ASSERT_INT_EQ(tf_ticket_run(&cfg, &mnist, &bad, NULL, &err), TF_EINPUT);
+}
+
 int main(void) {
   tf_err_t err = {0};
   if (tf_data_load(&mnist, tf_data_root(), "mnist", &err) < 0) {
@@ -353,6 +409,7 @@ int main(void) {
   RUN(test_ticket_same_config_gives_identical_bits);
   RUN(test_ticket_late_rewinding_resumes_at_iteration_k);
   RUN(test_ticket_early_stop_is_argmin_validation_loss);
+  RUN(test_ticket_resumed_rounds_equal_uninterrupted_ones);
   RUN(test_ticket_dense_lenet_reaches_96_percent_after_1000_iterations);
   tf_data_free(&mnist);
   return 0;

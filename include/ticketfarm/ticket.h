@@ -31,6 +31,8 @@ typedef struct tf_round {
   const tf_eval_t *evals;        /* (n_evals) */
   int early_stop;                /* index into evals of the minimum validation loss (first) */
   const uint8_t *mask_bits;      /* mask trained this round, tf_prune_pack layout */
+  const uint8_t *next_mask_bits; /* the ticket's mask for round + 1, the state a resumed task
+                                  * starts from; NULL after the last round */
   size_t mask_bytes;
   const float *final;            /* parameters at the round's last iteration (n_params) */
   size_t n_params;
@@ -52,11 +54,21 @@ typedef struct tf_ticket_sink {
   int (*poll)(void *ctx);
 } tf_ticket_sink_t;
 
-/* Runs every round of the task described by cfg on data. Rank-local, deterministic: the same cfg
- * and data give the same bits on any rank. Returns 0; TF_EDIVERGED when a loss becomes NaN or
- * infinite (the message names the round and iteration); TF_ENOMEM; or a sink's code. */
-int tf_ticket_run(const tf_config_t *cfg, const tf_dataset_t *data, const tf_ticket_sink_t *sink,
-                  tf_err_t *err);
+/* Where a task starts: from scratch, or at a later round of an interrupted run. */
+typedef struct tf_ticket_start {
+  int round;                /* first round to train; 0 = from scratch */
+  const uint8_t *mask_bits; /* for round > 0: the ticket's mask for that round, as handed out in
+                             * tf_round_t.next_mask_bits of the round before */
+} tf_ticket_start_t;
+
+/* Runs the rounds of the task described by cfg on data, from start (NULL = from scratch).
+ * Rank-local, deterministic: the same cfg and data give the same bits on any rank, and a run
+ * resumed at round r gives the same bits for rounds r.. as an uninterrupted one (theta_0 is
+ * redrawn, theta_k retrained for k iterations; both snapshots are handed out again).
+ * Returns 0; TF_EDIVERGED when a loss becomes NaN or infinite (the message names the round and
+ * iteration); TF_ENOMEM; TF_EINTERRUPTED when poll asked to stop; or a sink's code. */
+int tf_ticket_run(const tf_config_t *cfg, const tf_dataset_t *data, const tf_ticket_start_t *start,
+                  const tf_ticket_sink_t *sink, tf_err_t *err);
 
 /* The parameters and mask round `round` (>= 1) trains from, given the rewind point theta_k and the
  * ticket's mask for that round (both in net layout). ticket: theta_k on the mask. reinit: a fresh
