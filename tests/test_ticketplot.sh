@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# The analysis path: xarray reads a results file with named dimensions; tools/ticketplot draws
+# readable figures and the expected ranking from it, also from a sweep killed mid-run, and refuses
+# files that are not ticketfarm results with exit 2.
+#   tests/test_ticketplot.sh path/to/ticketfarm
+set -euo pipefail
+TF=$(realpath "$1")
+PLOT=$(realpath "$(dirname "${BASH_SOURCE[0]}")/../tools/ticketplot")
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+export OPENBLAS_NUM_THREADS=1 HDF5_USE_FILE_LOCKING=FALSE
+PY=/usr/bin/python3
+T=$(mktemp -d)
+sid=
+cleanup() {
+  if [[ -n $sid ]]; then pkill -9 -s "$sid" 2>/dev/null || true; fi
+  rm -rf "$T"
+}
+trap cleanup EXIT
+pass=0
+ok() { pass=$((pass + 1)); echo "ok    $*"; }
+die() { echo "FAIL  $*" >&2; exit 1; }
+
+cat >"$T/tiny.yaml" <<'YAML'
+name: plot-test
+data: {dataset: mnist, validation: 1000}
+model: {hidden: [32]}
+train: {iterations: 100, eval_every: 50}
+prune: {rounds: 3, rate: 0.5, output_rate: 0.25}
+record: {weights: []}
+grid:
+  init: [glorot_normal, he_normal]
+  control: [ticket, reinit]
+  seed: [1, 2]
+YAML
+mpirun -n 2 "$TF" run "$T/tiny.yaml" -o "$T/tiny.h5" -q 2>"$T/run.log" ||
+  die "tiny sweep failed: $(tail -3 "$T/run.log")"
+ok "a tiny sweep (2 inits x 2 controls x 2 seeds, 3 rounds) runs"
+
+"$TF" summary "$T/tiny.h5" --csv >"$T/summary.csv"
+$PY - "$T/tiny.h5" "$T/summary.csv" <<'PY' || die "xarray"
+import csv, sys, xarray
+ds = xarray.open_dataset(sys.argv[1], engine="h5netcdf", group="results")
+assert ds["test_acc_es"].dims == ("task", "round"), ds["test_acc_es"].dims
+assert ds["test_acc"].dims == ("task", "round", "eval"), ds["test_acc"].dims
+assert ds["remaining"].dims == ("task", "round", "layer"), ds["remaining"].dims
+assert ds.sizes["task"] == 8 and ds.sizes["round"] == 4 and ds.sizes["eval"] == 3, dict(ds.sizes)
+assert list(ds["eval_iteration"].values[0]) == [0, 50, 100], ds["eval_iteration"].values[0]
+rows = list(csv.DictReader(open(sys.argv[2])))
+row = next(r for r in rows if r["task"] == "5" and r["round"] == "2")
+got = float(ds["test_acc_es"].sel(task=5, round=2))
+assert abs(got - float(row["test_acc_es"])) < 1e-5, (got, row["test_acc_es"])
+init = ds["init"].values[5]
+assert (init.decode() if isinstance(init, bytes) else init) == row["init"] == "he_normal"
+print(f"dims {dict(ds.sizes)}; task 5 round 2: test_acc_es {got:.4f} as in summary --csv")
+PY
+ok "xarray (h5netcdf) opens /results with named dimensions and the summary's values"
+
+"$PLOT" "$T/tiny.h5" -o "$T/plots" >"$T/plot.txt" 2>&1 || die "ticketplot: $(cat "$T/plot.txt")"
+grep -q "using 8 tasks with finished rounds, 32 of 32 rounds" "$T/plot.txt" ||
+  die "ticketplot does not report the rounds it used: $(head -1 "$T/plot.txt")"
+$PY - "$T/plots" <<'PY' || die "figures"
+import os, struct, sys
+for name in ("mnist-test_acc_es.png", "mnist-early_stop_iter.png"):
+    path = os.path.join(sys.argv[1], name)
+    head = open(path, "rb").read(24)
+    assert head[:8] == b"\x89PNG\r\n\x1a\n", (name, head[:8])
+    w, h = struct.unpack(">II", head[16:24])
+    size = os.path.getsize(path)
+    assert w >= 800 and h >= 500 and size > 20000, (name, w, h, size)
+    print(f"{name}: {w}x{h}, {size} bytes")
+PY
+ok "ticketplot draws both figures as PNGs of useful size"
+
+$PY - "$T/tiny.h5" "$T/plots/ranking.csv" <<'PY' || die "ranking"
+import csv, sys, h5py, numpy as np
+rows = list(csv.DictReader(open(sys.argv[2])))
+assert len(rows) == 4, rows
+assert {(r["init"], r["control"]) for r in rows} == {
+    (i, c) for i in ("glorot_normal", "he_normal") for c in ("ticket", "reinit")}
+for c in ("ticket", "reinit"):
+    assert sorted(r["rank"] for r in rows if r["control"] == c) == ["1", "2"]
+r = h5py.File(sys.argv[1], "r")["results"]
+init = np.array([v.decode() for v in r["init"][:]])
+for row in rows:
+    dense = 100 * r["test_acc_es"][init == row["init"], 0].mean()
+    assert abs(float(row["dense_acc_pct"]) - dense) < 1e-3, (row, dense)
+    assert row["dataset"] == "mnist" and row["seeds"] == "2" and row["rounds"] == "3", row
+    if row["round"]:
+        assert float(row["acc_pct"]) >= float(row["dense_acc_pct"]) - 0.5 - 1e-9, row
+print("ranking rows:", [(r["control"], r["rank"], r["init"], r["min_density_pct"]) for r in rows])
+PY
+[ -s "$T/plots/ranking.md" ] || die "no ranking.md"
+ok "ranking.csv has one row per initialiser and control, dense means from round 0"
+
+# A sweep killed mid-run (SIGKILL to the whole session, as scancel would): ticketplot uses the
+# finished rounds and says so.
+sed -e 's/rounds: 3/rounds: 8/' -e 's/iterations: 100/iterations: 200/' "$T/tiny.yaml" \
+  >"$T/long.yaml"
+setsid mpirun -n 2 "$TF" run "$T/long.yaml" -o "$T/long.h5" -q 2>"$T/long.log" &
+pid=$!
+sid=$(ps -o sid= -p "$pid" | tr -d ' ')
+[[ -n $sid ]] || die "no session for the background sweep"
+finished=0
+for _ in $(seq 600); do
+  if [[ -f $T/long.h5 ]]; then
+    finished=$("$TF" status "$T/long.h5" 2>/dev/null | sed -n 's/^rounds: *\([0-9]*\) of.*/\1/p')
+    finished=${finished:-0}
+    ((finished >= 6)) && break
+  fi
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.2
+done
+pkill -9 -s "$sid" || true
+wait "$pid" 2>/dev/null || true
+sid=
+((finished >= 6)) || die "the long sweep never reached 6 finished rounds ($finished)"
+"$PLOT" "$T/long.h5" -o "$T/partial" >"$T/partial.txt" 2>&1 ||
+  die "ticketplot on a killed sweep: $(cat "$T/partial.txt")"
+pattern='s/.*finished rounds, \([0-9]*\) of \([0-9]*\) rounds.*/\1 \2/p'
+read -r used total < <(sed -n "$pattern" "$T/partial.txt")
+[[ -n ${used:-} && $total = 72 && $used -ge 6 && $used -lt 72 ]] ||
+  die "partial file: expected 6 to 71 of 72 rounds used: $(head -1 "$T/partial.txt")"
+for f in mnist-test_acc_es.png mnist-early_stop_iter.png ranking.csv; do
+  [ -s "$T/partial/$f" ] || die "partial file: no $f"
+done
+ok "a killed sweep's file: ticketplot uses $used of $total rounds and still draws"
+
+$PY -c "import h5py; h5py.File('$T/other.h5', 'w').create_dataset('x', data=[1, 2])"
+echo "not hdf5" >"$T/text.h5"
+for f in other.h5 text.h5 missing.h5; do
+  set +e
+  "$PLOT" "$T/$f" -o "$T/bad" >"$T/bad.txt" 2>&1
+  rc=$?
+  set -e
+  if [ $rc != 2 ] || ! grep -q "ticketplot: .*$f" "$T/bad.txt"; then
+    die "$f: exit $rc, $(cat "$T/bad.txt")"
+  fi
+done
+grep -q "not a ticketfarm results file" <("$PLOT" "$T/other.h5" -o "$T/bad" 2>&1) ||
+  die "other.h5: message does not say what is wrong"
+ok "files that are not ticketfarm results exit 2 with the reason"
+
+echo "test_ticketplot: $pass checks passed"
