@@ -2,6 +2,8 @@
  * independent per-task writes, and the serial readers behind `status` and `summary`. */
 #include "ticketfarm/store.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <hdf5_hl.h>
 #include <math.h>
@@ -9,7 +11,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tf_config.h"
 #include "ticketfarm/config.h"
@@ -30,9 +34,19 @@
 enum { G_RESULTS, G_RUNTIME, G_COUNT };
 static const char *const group_names[G_COUNT] = {"results", "runtime"};
 
-enum { DIM_TASK, DIM_ROUND, DIM_EVAL, DIM_LAYER, DIM_MASK_BYTE, DIM_PARAM, DIM_COUNT };
-static const char *const dim_names[DIM_COUNT] = {"task",  "round",     "eval",
-                                                 "layer", "mask_byte", "param"};
+enum {
+  DIM_TASK,
+  DIM_ROUND,
+  DIM_EVAL,
+  DIM_LAYER,
+  DIM_MASK_BYTE,
+  DIM_PARAM,
+  DIM_PARITY,
+  DIM_COUNT
+};
+static const char *const dim_names[DIM_COUNT] = {"task",      "round", "eval",  "layer",
+                                                 "mask_byte", "param", "parity"};
+/* Dimensions with a long name get coordinate values 0, 1, ...; the others are bare. */
 static const char *const dim_long_names[DIM_COUNT] = {
     "task index (grid order, last grid axis fastest)",
     "pruning round (0 = dense network)",
@@ -40,6 +54,7 @@ static const char *const dim_long_names[DIM_COUNT] = {
     "weight layer (0 = first hidden layer, last = output layer)",
     NULL,
     NULL,
+    "round % 2 of the round a resume state is for",
 };
 
 typedef enum { TY_I8, TY_U8, TY_I32, TY_I64, TY_F32, TY_F64, TY_HOST, TY_REASON } ty_t;
@@ -71,6 +86,9 @@ enum {
   DS_STARTED,
   DS_FINISHED,
   DS_FAIL_REASON,
+  DS_NEXT_MASK,
+  DS_ATTEMPTS,
+  DS_START_ROUND,
   DS_COUNT
 };
 
@@ -161,6 +179,17 @@ static const dset_spec_t dsets[DS_COUNT] = {
                      EPOCH_UNITS, NULL},
     [DS_FAIL_REASON] = {"fail_reason", G_RUNTIME, TY_REASON, 1, {DIM_TASK}, 0,
                         "why the task failed", NULL, "empty unless status is 2"},
+    [DS_NEXT_MASK] = {"next_mask", G_RUNTIME, TY_U8, 3, {DIM_TASK, DIM_PARITY, DIM_MASK_BYTE}, 0,
+                      "the ticket's mask for round rounds_done, where a resumed task starts",
+                      NULL,
+                      "the mask for round r is in parity r % 2, written before rounds_done "
+                      "becomes r, so writing it never overwrites the one rounds_done points "
+                      "to; bits as in /results/mask"},
+    [DS_ATTEMPTS] = {"attempts", G_RUNTIME, TY_I32, 1, {DIM_TASK}, 0,
+                     "runs that started the task", NULL, "more than 1: resumed or retried"},
+    [DS_START_ROUND] = {"start_round", G_RUNTIME, TY_I32, 1, {DIM_TASK}, 0,
+                        "round the last attempt started at", NULL,
+                        "0 from scratch, more if resumed at a finished round, -1 never started"},
 };
 
 /* The round curves, each a field of tf_eval_t. */
@@ -186,6 +215,18 @@ struct tf_store {
   hid_t dset[DS_COUNT]; /* H5I_INVALID_HID for weights no task records */
   unsigned char *row;   /* scratch for one padded row */
 };
+
+/* A results file open read-only for the serial readers (and tf_store_open's checks). */
+typedef struct reader {
+  const char *path;
+  hid_t file, results, runtime;
+  long n_tasks;
+  int n_rounds;
+} reader_t;
+
+static int reader_open(reader_t *rd, const char *path, tf_err_t *err);
+static void reader_close(reader_t *rd);
+static char *read_attr_str(hid_t obj, const char *name);
 
 /* What the file needs to know about one task. */
 typedef struct task_shape {
@@ -342,9 +383,10 @@ static herr_t write_rows(hid_t did, hid_t mtype, hid_t dxpl, hsize_t task0, hsiz
   return rc;
 }
 
-static herr_t read_rows(hid_t did, hid_t mtype, hsize_t task0, hsize_t n_tasks, void *buf) {
+static herr_t read_rows(hid_t did, hid_t mtype, hsize_t task0, hsize_t n_tasks, int by_round,
+                        hsize_t round0, hsize_t n_rounds, void *buf) {
   hid_t mspace = H5I_INVALID_HID;
-  hid_t fspace = select_rows(did, task0, n_tasks, 0, 0, 0, &mspace);
+  hid_t fspace = select_rows(did, task0, n_tasks, by_round, round0, n_rounds, &mspace);
   if (fspace < 0) return -1;
   herr_t rc = H5Dread(did, mtype, mspace, fspace, H5P_DEFAULT, buf);
   hid_t stack = stack_keep(rc < 0);
@@ -354,14 +396,18 @@ static herr_t read_rows(hid_t did, hid_t mtype, hsize_t task0, hsize_t n_tasks, 
   return rc;
 }
 
-/* Writes rounds [round0, round0 + n_rounds) of one task (or its whole row for a dataset
- * without a round axis). */
+/* Datasets whose writes select part of the second axis as well as the task. */
+static int indexes_second_axis(const dset_spec_t *s) {
+  return s->rank > 1 && (s->dims[1] == DIM_ROUND || s->dims[1] == DIM_PARITY);
+}
+
+/* Writes rounds (or parities) [round0, round0 + n_rounds) of one task, or its whole row for a
+ * dataset without such an axis. */
 static int put(tf_store_t *st, int d, long task, int round0, int n_rounds, const void *buf,
                tf_err_t *err) {
   const dset_spec_t *s = &dsets[d];
-  int by_round = s->rank > 1 && s->dims[1] == DIM_ROUND;
-  if (write_rows(st->dset[d], mem_type(st, s->type), st->dxpl, (hsize_t)task, 1, by_round,
-                 (hsize_t)round0, (hsize_t)n_rounds, buf) < 0)
+  if (write_rows(st->dset[d], mem_type(st, s->type), st->dxpl, (hsize_t)task, 1,
+                 indexes_second_axis(s), (hsize_t)round0, (hsize_t)n_rounds, buf) < 0)
     return h5_fail(err, "%s: cannot write /%s/%s of task %ld", st->path, group_names[s->group],
                    s->name, task);
   return 0;
@@ -401,13 +447,13 @@ static herr_t describe(hid_t did, const char *long_name, const char *units,
   return 0;
 }
 
-/* Any rank's failure becomes every rank's, so no rank enters a collective call alone. */
-static int agree(MPI_Comm comm, int rc, tf_err_t *err) {
+/* Any rank's failure becomes every rank's, so no rank enters a collective call alone; `doing`
+ * completes "another rank failed while ...". */
+static int agree(MPI_Comm comm, int rc, const char *doing, tf_err_t *err) {
   int worst = rc;
   if (MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS)
     return rc < 0 ? rc : tf_err_set(err, TF_EMPI, "MPI_Allreduce failed");
-  if (worst < 0 && rc == 0)
-    return tf_err_set(err, worst, "another rank failed while creating the results file");
+  if (worst < 0 && rc == 0) return tf_err_set(err, worst, "another rank failed while %s", doing);
   return rc;
 }
 
@@ -432,12 +478,27 @@ static int measure(tf_store_t *st, tf_err_t *err) {
   len[DIM_LAYER] = l;
   len[DIM_MASK_BYTE] = b;
   len[DIM_PARAM] = p;
+  len[DIM_PARITY] = 2;
   size_t row = sizeof(float) * (size_t)(e > p ? e : p);
   if (row < sizeof(int64_t) * l) row = sizeof(int64_t) * l;
   if (row < b) row = b;
   st->row = malloc(row);
   if (st->row == NULL) return tf_err_set(err, TF_ENOMEM, "results file: no memory for a row");
   return 0;
+}
+
+/* The grid axis keys, comma-separated (the /results attribute grid_axes), malloc'd. */
+static char *joined_axis_keys(const tf_sweep_t *sw) {
+  size_t len = 1;
+  for (int a = 0; a < tf_grid_axes(sw); a++) len += strlen(tf_grid_axis_key(sw, a)) + 1;
+  char *keys = malloc(len);
+  if (keys == NULL) return NULL;
+  keys[0] = '\0';
+  for (int a = 0; a < tf_grid_axes(sw); a++) {
+    if (a > 0) strcat(keys, ",");
+    strcat(keys, tf_grid_axis_key(sw, a));
+  }
+  return keys;
 }
 
 static void free_axes(axis_col_t *ax, int n) {
@@ -501,6 +562,15 @@ typedef struct layout {
   hid_t column[TF_SWEEP_MAX_AXES];
 } layout_t;
 
+/* Whether the sweep has dataset i: weights only when some task records them. */
+static int dataset_exists(const tf_store_t *st, int i) {
+  return dsets[i].record == 0 || (st->record_any & dsets[i].record) != 0;
+}
+
+static void dataset_shape(const tf_store_t *st, int i, hsize_t *shape) {
+  for (int k = 0; k < dsets[i].rank; k++) shape[k] = st->len[dsets[i].dims[k]];
+}
+
 static hid_t create_dataset(hid_t loc, const char *name, hid_t type, int rank,
                             const hsize_t *shape, hid_t dcpl) {
   hid_t space = H5Screate_simple(rank, shape, NULL);
@@ -527,10 +597,13 @@ static int build(tf_store_t *st, layout_t *lay, axis_col_t *ax, int n_axes, int 
       H5Pset_fill_time(lay->dcpl, H5D_FILL_TIME_NEVER) < 0)
     return h5_fail(err, "%s: cannot set up dataset creation", path);
 
+  int uses[G_COUNT][DIM_COUNT] = {{0}};
+  for (int i = 0; i < DS_COUNT; i++)
+    if (dataset_exists(st, i))
+      for (int k = 0; k < dsets[i].rank; k++) uses[dsets[i].group][dsets[i].dims[k]] = 1;
   for (int g = 0; g < G_COUNT; g++) {
     for (int d = 0; d < DIM_COUNT; d++) {
-      if (g == G_RUNTIME && d != DIM_TASK && d != DIM_ROUND) continue;
-      if (d == DIM_PARAM && st->record_any == 0) continue;
+      if (!uses[g][d]) continue;
       int coordinate = dim_long_names[d] != NULL;
       hid_t type = d == DIM_TASK ? H5T_STD_I64LE : coordinate ? H5T_STD_I32LE : H5T_IEEE_F32LE;
       hid_t did = create_dataset(lay->group[g], dim_names[d], type, 1, &st->len[d], lay->dcpl);
@@ -551,9 +624,9 @@ static int build(tf_store_t *st, layout_t *lay, axis_col_t *ax, int n_axes, int 
 
   for (int i = 0; i < DS_COUNT; i++) {
     const dset_spec_t *s = &dsets[i];
-    if (s->record != 0 && !(st->record_any & s->record)) continue;
+    if (!dataset_exists(st, i)) continue;
     hsize_t shape[3];
-    for (int k = 0; k < s->rank; k++) shape[k] = st->len[s->dims[k]];
+    dataset_shape(st, i, shape);
     st->dset[i] = create_dataset(lay->group[s->group], s->name, file_type(st, s->type), s->rank,
                                  shape, lay->dcpl);
     if (st->dset[i] < 0)
@@ -581,15 +654,8 @@ static int build(tf_store_t *st, layout_t *lay, axis_col_t *ax, int n_axes, int 
       return h5_fail(err, "%s: cannot label the grid column /results/%s", path, ax[a].key);
   }
 
-  size_t keys_len = 1;
-  for (int a = 0; a < n_axes; a++) keys_len += strlen(ax[a].key) + 1;
-  char *keys = malloc(keys_len);
+  char *keys = joined_axis_keys(st->sw);
   if (keys == NULL) return tf_err_set(err, TF_ENOMEM, "results file: grid axis names");
-  keys[0] = '\0';
-  for (int a = 0; a < n_axes; a++) {
-    if (a > 0) strcat(keys, ",");
-    strcat(keys, ax[a].key);
-  }
   hid_t res = lay->group[G_RESULTS], run = lay->group[G_RUNTIME];
   herr_t rc = attr_str(res, "sweep", tf_sweep_text(st->sw));
   if (rc >= 0) rc = attr_str(res, "name", tf_sweep_name(st->sw));
@@ -598,6 +664,7 @@ static int build(tf_store_t *st, layout_t *lay, axis_col_t *ax, int n_axes, int 
   if (rc >= 0) rc = attr_str(res, "layout", LAYOUT);
   if (rc >= 0) rc = attr_str(run, "created", created);
   if (rc >= 0) rc = attr_int(run, "ranks", n_ranks);
+  if (rc >= 0) rc = attr_int(run, "runs", 1);
   free(keys);
   if (rc < 0) return h5_fail(err, "%s: cannot write the file's attributes", path);
   return 0;
@@ -610,8 +677,8 @@ static int write_fixed(tf_store_t *st, layout_t *lay, const axis_col_t *ax, int 
   const hsize_t *len = st->len;
   hsize_t E = len[DIM_EVAL], L = len[DIM_LAYER];
   for (int g = 0; g < G_COUNT; g++) {
-    for (int d = DIM_ROUND; d <= DIM_LAYER; d++) {
-      if (lay->scale[g][d] < 0) continue;
+    for (int d = DIM_ROUND; d < DIM_COUNT; d++) {
+      if (lay->scale[g][d] < 0 || dim_long_names[d] == NULL) continue;
       int32_t *v = malloc(len[d] * sizeof *v);
       if (v == NULL) return tf_err_set(err, TF_ENOMEM, "results file: coordinates");
       for (hsize_t i = 0; i < len[d]; i++) v[i] = (int32_t)i;
@@ -677,6 +744,8 @@ static int write_fixed(tf_store_t *st, layout_t *lay, const axis_col_t *ax, int 
         {st->dset[DS_ROUNDS_DONE], H5T_NATIVE_INT32, zeros32, "/results/rounds_done"},
         /* Tasks not run yet: no rank, no times (NaT in xarray rather than 1970). */
         {st->dset[DS_RANK], H5T_NATIVE_INT32, minus1, "/runtime/rank"},
+        {st->dset[DS_ATTEMPTS], H5T_NATIVE_INT32, zeros32, "/runtime/attempts"},
+        {st->dset[DS_START_ROUND], H5T_NATIVE_INT32, minus1, "/runtime/start_round"},
         {st->dset[DS_STARTED], H5T_NATIVE_DOUBLE, nans, "/runtime/started"},
         {st->dset[DS_FINISHED], H5T_NATIVE_DOUBLE, nans, "/runtime/finished"},
     };
@@ -721,6 +790,45 @@ static void store_free(tf_store_t *st) {
   free(st);
 }
 
+/* Rank-local: a store for sw at path with no file yet: its own copy of the sweep, every axis
+ * measured, the HDF5 types. *out is set even on failure, for tf_store_close to free. */
+static int store_prepare(tf_store_t **out, const char *path, const tf_sweep_t *sw,
+                         tf_err_t *err) {
+  tf_store_t *st = *out = calloc(1, sizeof *st);
+  if (st == NULL) return tf_err_set(err, TF_ENOMEM, "results file: no memory");
+  st->file = st->dxpl = st->str_host = st->str_reason = H5I_INVALID_HID;
+  for (int i = 0; i < DS_COUNT; i++) st->dset[i] = H5I_INVALID_HID;
+  const char *text = tf_sweep_text(sw);
+  st->path = strdup(path);
+  if (st->path == NULL) return tf_err_set(err, TF_ENOMEM, "results file: no memory");
+  int rc = tf_sweep_parse(&st->sw, text, strlen(text), path, err);
+  if (rc < 0) return rc;
+  st->n_tasks = tf_grid_tasks(st->sw);
+  if (st->n_tasks < 1)
+    return tf_err_set(err, TF_EINPUT, "results file: sweep with %ld tasks", st->n_tasks);
+  if ((rc = measure(st, err)) < 0) return rc;
+  st->str_host = string_type(HOST_LEN);
+  st->str_reason = string_type(REASON_LEN);
+  st->dxpl = H5Pcreate(H5P_DATASET_XFER);
+  if (st->str_host < 0 || st->str_reason < 0 || st->dxpl < 0 ||
+      H5Pset_dxpl_mpio(st->dxpl, H5FD_MPIO_INDEPENDENT) < 0)
+    return h5_fail(err, "results file: cannot set up HDF5 types");
+  return 0;
+}
+
+/* Collective: opens (create = 0) or creates path with the MPI-IO driver. */
+static int file_open(tf_store_t *st, MPI_Comm comm, int create, tf_err_t *err) {
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  if (fapl >= 0 && H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) >= 0)
+    st->file = create ? H5Fcreate(st->path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl)
+                      : H5Fopen(st->path, H5F_ACC_RDWR, fapl);
+  hid_t stack = stack_keep(st->file < 0);
+  if (fapl >= 0) H5Pclose(fapl);
+  stack_restore(stack);
+  if (st->file < 0) return h5_fail(err, "cannot %s %s", create ? "create" : "open", st->path);
+  return 0;
+}
+
 int tf_store_create(tf_store_t **out, const char *path, MPI_Comm comm, const tf_sweep_t *sw,
                     tf_err_t *err) {
   *out = NULL;
@@ -729,10 +837,6 @@ int tf_store_create(tf_store_t **out, const char *path, MPI_Comm comm, const tf_
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &n_ranks);
 
-  tf_store_t *st = calloc(1, sizeof *st);
-  if (st == NULL) return agree(comm, tf_err_set(err, TF_ENOMEM, "results file: no memory"), err);
-  st->file = st->dxpl = st->str_host = st->str_reason = H5I_INVALID_HID;
-  for (int i = 0; i < DS_COUNT; i++) st->dset[i] = H5I_INVALID_HID;
   layout_t lay;
   for (int g = 0; g < G_COUNT; g++) {
     lay.group[g] = H5I_INVALID_HID;
@@ -744,40 +848,15 @@ int tf_store_create(tf_store_t **out, const char *path, MPI_Comm comm, const tf_
   memset(ax, 0, sizeof ax);
   for (int a = 0; a < TF_SWEEP_MAX_AXES; a++) ax[a].type = H5I_INVALID_HID;
 
-  int rc = 0, n_axes = tf_grid_axes(sw);
+  tf_store_t *st = NULL;
+  int rc = store_prepare(&st, path, sw, err), n_axes = tf_grid_axes(sw);
   if (n_axes < 0 || n_axes > TF_SWEEP_MAX_AXES) {
-    rc = tf_err_set(err, TF_EINPUT, "results file: sweep with %d grid axes", n_axes);
+    if (rc == 0) rc = tf_err_set(err, TF_EINPUT, "results file: sweep with %d grid axes", n_axes);
     n_axes = 0;
   }
-  const char *text = tf_sweep_text(sw);
-  st->path = strdup(path);
-  if (st->path == NULL) rc = tf_err_set(err, TF_ENOMEM, "results file: no memory");
-  if (rc == 0) rc = tf_sweep_parse(&st->sw, text, strlen(text), path, err);
-  if (rc == 0) {
-    st->n_tasks = tf_grid_tasks(st->sw);
-    if (st->n_tasks < 1)
-      rc = tf_err_set(err, TF_EINPUT, "results file: sweep with %ld tasks", st->n_tasks);
-  }
-  if (rc == 0) rc = measure(st, err);
   if (rc == 0) rc = collect_axes(st->sw, ax, n_axes, err);
-  if (rc == 0) {
-    st->str_host = string_type(HOST_LEN);
-    st->str_reason = string_type(REASON_LEN);
-    st->dxpl = H5Pcreate(H5P_DATASET_XFER);
-    if (st->str_host < 0 || st->str_reason < 0 || st->dxpl < 0 ||
-        H5Pset_dxpl_mpio(st->dxpl, H5FD_MPIO_INDEPENDENT) < 0)
-      rc = h5_fail(err, "results file: cannot set up HDF5 types");
-  }
-  rc = agree(comm, rc, err);
-  if (rc == 0) {
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    if (fapl >= 0 && H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) >= 0)
-      st->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-    hid_t stack = stack_keep(st->file < 0);
-    if (fapl >= 0) H5Pclose(fapl);
-    stack_restore(stack);
-    if (st->file < 0) rc = h5_fail(err, "cannot create %s", path);
-  }
+  rc = agree(comm, rc, "preparing the results file", err);
+  if (rc == 0) rc = file_open(st, comm, 1, err);
   if (rc == 0) {
     /* Attributes are collective: every rank writes rank 0's clock. */
     char created[32] = "";
@@ -790,7 +869,7 @@ int tf_store_create(tf_store_t **out, const char *path, MPI_Comm comm, const tf_
     MPI_Bcast(created, sizeof created, MPI_CHAR, 0, comm);
     rc = build(st, &lay, ax, n_axes, n_ranks, created, err);
     if (rc == 0 && rank == 0) rc = write_fixed(st, &lay, ax, n_axes, err);
-    rc = agree(comm, rc, err);
+    rc = agree(comm, rc, "creating the results file", err);
   }
   if (rc == 0 && H5Fflush(st->file, H5F_SCOPE_GLOBAL) < 0)
     rc = h5_fail(err, "%s: cannot flush after creation", path);
@@ -815,8 +894,168 @@ int tf_store_create(tf_store_t **out, const char *path, MPI_Comm comm, const tf_
   return 0;
 }
 
-/* The shape of task, for a rank-local write: task must be in range. */
-static int write_shape(tf_store_t *st, long task, task_shape_t *ts, tf_err_t *err) {
+/* ---- reopening a results file ---- */
+
+static const char *dims_text(const hsize_t *dims, int rank, char *buf, size_t size) {
+  size_t k = 0;
+  buf[0] = '\0';
+  for (int i = 0; i < rank && k < size; i++)
+    k += (size_t)snprintf(buf + k, size - k, "%s%llu", i > 0 ? " x " : "",
+                          (unsigned long long)dims[i]);
+  return buf;
+}
+
+/* TF_EMISMATCH unless dataset `name` of group g exists in file with exactly `rank` axes of
+ * lengths `want`; *did gets it open, or H5I_INVALID_HID on failure. `axes` names the axes. */
+static int open_checked(const tf_store_t *st, hid_t file, const char *name, int rank,
+                        const hsize_t *want, const char *axes, hid_t *did, tf_err_t *err) {
+  *did = H5I_INVALID_HID;
+  htri_t exists = H5Lexists(file, name, H5P_DEFAULT);
+  if (exists < 0) return h5_fail(err, "%s: cannot look up /%s", st->path, name);
+  if (exists == 0)
+    return tf_err_set(err, TF_EMISMATCH, "%s has no /%s, which this sweep writes", st->path, name);
+  *did = H5Dopen2(file, name, H5P_DEFAULT);
+  if (*did < 0) return h5_fail(err, "%s: cannot open /%s", st->path, name);
+  hsize_t dims[3] = {0, 0, 0};
+  hid_t space = H5Dget_space(*did);
+  int got = space < 0 ? -1 : H5Sget_simple_extent_ndims(space);
+  if (got >= 1 && got <= 3) H5Sget_simple_extent_dims(space, dims, NULL);
+  if (space >= 0) H5Sclose(space);
+  int same = got == rank;
+  for (int k = 0; same && k < rank; k++) same = dims[k] == want[k];
+  if (same) return 0;
+  H5Dclose(*did);
+  *did = H5I_INVALID_HID;
+  char have[96], need[96];
+  return tf_err_set(err, TF_EMISMATCH, "%s: /%s is %s, this sweep needs %s (%s)", st->path, name,
+                    got >= 1 && got <= 3 ? dims_text(dims, got, have, sizeof have) : "not 1-3-D",
+                    dims_text(want, rank, need, sizeof need), axes);
+}
+
+static void close_ids(hid_t *ids, int n) {
+  for (int i = 0; i < n; i++)
+    if (ids[i] >= 0) H5Dclose(ids[i]);
+}
+
+/* Checks that file has exactly the layout st's sweep implies (grid axes, the "runs" counter,
+ * every dataset with its shape, the grid columns) and leaves each dataset of the dsets table
+ * open in ids[] (H5I_INVALID_HID where the sweep has none). Reads only. */
+static int open_datasets(const tf_store_t *st, hid_t file, hid_t *ids, tf_err_t *err) {
+  for (int i = 0; i < DS_COUNT; i++) ids[i] = H5I_INVALID_HID;
+  char *want_axes = joined_axis_keys(st->sw), *have_axes = NULL;
+  if (want_axes == NULL) return tf_err_set(err, TF_ENOMEM, "results file: grid axis names");
+  hid_t res = H5Gopen2(file, "results", H5P_DEFAULT);
+  int rc = 0;
+  if (res < 0) {
+    rc = h5_fail(err, "%s: cannot open /results", st->path);
+  } else if ((have_axes = read_attr_str(res, "grid_axes")) == NULL ||
+             strcmp(have_axes, want_axes) != 0) {
+    rc = tf_err_set(err, TF_EMISMATCH, "%s: grid axes are '%s', this sweep has '%s'", st->path,
+                    have_axes ? have_axes : "(none)", want_axes);
+  } else if (H5Aexists_by_name(file, "runtime", "runs", H5P_DEFAULT) <= 0) {
+    rc = tf_err_set(err, TF_EMISMATCH, "%s has no /runtime attribute 'runs'", st->path);
+  }
+  for (int i = 0; rc == 0 && i < DS_COUNT; i++) {
+    const dset_spec_t *s = &dsets[i];
+    char name[96], axes[96] = "";
+    snprintf(name, sizeof name, "%s/%s", group_names[s->group], s->name);
+    for (int k = 0; k < s->rank; k++)
+      snprintf(axes + strlen(axes), sizeof axes - strlen(axes), "%s%s", k > 0 ? " x " : "",
+               dim_names[s->dims[k]]);
+    if (dataset_exists(st, i)) {
+      hsize_t shape[3];
+      dataset_shape(st, i, shape);
+      rc = open_checked(st, file, name, s->rank, shape, axes, &ids[i], err);
+    } else if (H5Lexists(file, name, H5P_DEFAULT) != 0) {
+      rc = tf_err_set(err, TF_EMISMATCH, "%s has /%s, which this sweep does not record",
+                      st->path, name);
+    }
+  }
+  for (int a = 0; rc == 0 && a < tf_grid_axes(st->sw); a++) {
+    char name[256];
+    hid_t did;
+    snprintf(name, sizeof name, "results/%s", tf_grid_axis_key(st->sw, a));
+    rc = open_checked(st, file, name, 1, &st->len[DIM_TASK], "task", &did, err);
+    if (did >= 0) H5Dclose(did);
+  }
+  if (rc < 0) close_ids(ids, DS_COUNT);
+  if (res >= 0) H5Gclose(res);
+  free(want_axes);
+  free(have_axes);
+  return rc;
+}
+
+/* Rank 0's verdict (code and message) becomes every rank's. */
+static int share_verdict(MPI_Comm comm, int rc, tf_err_t *err) {
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  char msg[TF_ERR_MSG_MAX] = "";
+  if (rank == 0 && rc < 0 && err != NULL) snprintf(msg, sizeof msg, "%s", err->msg);
+  if (MPI_Bcast(&rc, 1, MPI_INT, 0, comm) != MPI_SUCCESS ||
+      (rc < 0 && MPI_Bcast(msg, sizeof msg, MPI_CHAR, 0, comm) != MPI_SUCCESS))
+    return tf_err_set(err, TF_EMPI, "MPI_Bcast failed");
+  if (rank != 0 && rc < 0) tf_err_set(err, rc, "%s", msg);
+  return rc;
+}
+
+/* Rank 0, serial and read-only: whether the file is one this sweep can continue. */
+static int check_read_only(const tf_store_t *st, tf_err_t *err) {
+  reader_t rd;
+  int rc = reader_open(&rd, st->path, err);
+  if (rc < 0) return rc;
+  hid_t ids[DS_COUNT];
+  rc = open_datasets(st, rd.file, ids, err);
+  if (rc == 0) close_ids(ids, DS_COUNT);
+  reader_close(&rd);
+  return rc;
+}
+
+/* Collective: adds this run to the /runtime attribute "runs". The group stays open while the
+ * attribute is written: HDF5 1.10 cannot write an attribute opened with H5Aopen_by_name
+ * ("can't locate open attribute?"). */
+static int count_run(tf_store_t *st, tf_err_t *err) {
+  hid_t g = H5Gopen2(st->file, "runtime", H5P_DEFAULT);
+  hid_t a = g < 0 ? H5I_INVALID_HID : H5Aopen(g, "runs", H5P_DEFAULT);
+  int runs = 0;
+  herr_t rc = a < 0 ? -1 : H5Aread(a, H5T_NATIVE_INT, &runs);
+  runs++;
+  if (rc >= 0) rc = H5Awrite(a, H5T_NATIVE_INT, &runs);
+  hid_t stack = stack_keep(rc < 0);
+  if (a >= 0) H5Aclose(a);
+  if (g >= 0) H5Gclose(g);
+  stack_restore(stack);
+  if (rc < 0) return h5_fail(err, "%s: cannot count this run in /runtime", st->path);
+  return 0;
+}
+
+int tf_store_open(tf_store_t **out, const char *path, MPI_Comm comm, const tf_sweep_t *sw,
+                  tf_err_t *err) {
+  *out = NULL;
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  tf_store_t *st = NULL;
+  int rc = store_prepare(&st, path, sw, err);
+  rc = agree(comm, rc, "preparing to open the results file", err);
+  /* A refused file is never opened for writing: HDF5 may write to a file merely opened so. */
+  if (rc == 0) rc = share_verdict(comm, rank == 0 ? check_read_only(st, err) : 0, err);
+  if (rc == 0) rc = file_open(st, comm, 0, err);
+  if (rc == 0) rc = open_datasets(st, st->file, st->dset, err);
+  rc = agree(comm, rc, "opening the results file", err);
+  if (rc == 0) rc = agree(comm, count_run(st, err), "opening the results file", err);
+  if (rc == 0 && H5Fflush(st->file, H5F_SCOPE_GLOBAL) < 0)
+    rc = h5_fail(err, "%s: cannot flush after opening", path);
+  if (rc < 0) {
+    tf_err_t ignored;
+    tf_store_close(st, &ignored);
+    return rc;
+  }
+  *out = st;
+  return 0;
+}
+
+/* The shape of task, for a rank-local write or read: task must be in range. */
+static int checked_shape(tf_store_t *st, long task, task_shape_t *ts, tf_err_t *err) {
   if (task < 0 || task >= st->n_tasks)
     return tf_err_set(err, TF_EINPUT, "%s: task %ld out of range (0 to %ld)", st->path, task,
                       st->n_tasks - 1);
@@ -831,10 +1070,18 @@ static const float *param_row(tf_store_t *st, const float *params, size_t n_para
   return row;
 }
 
+/* One mask row, zero padded. */
+static const uint8_t *mask_row(tf_store_t *st, const uint8_t *bits, size_t n) {
+  uint8_t *row = st->row;
+  memcpy(row, bits, n);
+  memset(row + n, 0, st->len[DIM_MASK_BYTE] - n);
+  return row;
+}
+
 int tf_store_write_snapshot(tf_store_t *st, long task, tf_snapshot_t which, const float *params,
                             size_t n_params, tf_err_t *err) {
   task_shape_t ts;
-  int rc = write_shape(st, task, &ts, err);
+  int rc = checked_shape(st, task, &ts, err);
   if (rc < 0) return rc;
   unsigned bit = which == TF_SNAPSHOT_INIT ? TF_RECORD_INIT : TF_RECORD_REWIND;
   int d = which == TF_SNAPSHOT_INIT ? DS_WEIGHTS_INIT : DS_WEIGHTS_REWIND;
@@ -847,18 +1094,23 @@ int tf_store_write_snapshot(tf_store_t *st, long task, tf_snapshot_t which, cons
 
 int tf_store_write_round(tf_store_t *st, long task, const tf_round_t *rd, tf_err_t *err) {
   task_shape_t ts;
-  int rc = write_shape(st, task, &ts, err);
+  int rc = checked_shape(st, task, &ts, err);
   if (rc < 0) return rc;
   int r = rd->round;
   if (r < 0 || r >= ts.n_rounds || rd->n_evals < 1 || (hsize_t)rd->n_evals > st->len[DIM_EVAL] ||
       rd->early_stop < 0 || rd->early_stop >= rd->n_evals || rd->n_layers < 1 ||
       (hsize_t)rd->n_layers > st->len[DIM_LAYER] || rd->mask_bytes > st->len[DIM_MASK_BYTE] ||
-      (rd->mask_bytes > 0 && rd->mask_bits == NULL) || rd->evals == NULL)
+      rd->mask_bytes != ts.mask_bytes || rd->mask_bits == NULL || rd->evals == NULL)
     return tf_err_set(err, TF_EINPUT,
                       "%s: task %ld: round %d does not fit the file (%d rounds, %d of %d evals, "
-                      "%d layers, %zu mask bytes)",
+                      "%d layers, %zu of %zu mask bytes)",
                       st->path, task, r, ts.n_rounds, rd->n_evals, (int)st->len[DIM_EVAL],
-                      rd->n_layers, rd->mask_bytes);
+                      rd->n_layers, rd->mask_bytes, ts.mask_bytes);
+  int has_next = r + 1 < ts.n_rounds;
+  if (has_next && rd->next_mask_bits == NULL)
+    return tf_err_set(err, TF_EINPUT,
+                      "%s: task %ld: round %d of %d comes without the mask of the next round",
+                      st->path, task, r, ts.n_rounds);
   int record_final = (ts.record & TF_RECORD_FINAL) && st->dset[DS_WEIGHTS_FINAL] >= 0;
   if (record_final && (rd->final == NULL || rd->n_params != ts.n_params))
     return tf_err_set(err, TF_EINPUT, "%s: task %ld round %d: %zu final parameters, expected %zu",
@@ -889,16 +1141,17 @@ int tf_store_write_round(tf_store_t *st, long task, const tf_round_t *rd, tf_err
     if ((rc = put(st, curves[c].dset, task, r, 1, curve, err)) < 0) return rc;
   }
 
-  uint8_t *mask = st->row;
-  if (rd->mask_bytes > 0) memcpy(mask, rd->mask_bits, rd->mask_bytes);
-  memset(mask + rd->mask_bytes, 0, st->len[DIM_MASK_BYTE] - rd->mask_bytes);
-  if ((rc = put(st, DS_MASK, task, r, 1, mask, err)) < 0) return rc;
+  if ((rc = put(st, DS_MASK, task, r, 1, mask_row(st, rd->mask_bits, rd->mask_bytes), err)) < 0)
+    return rc;
 
   if (record_final &&
       (rc = put(st, DS_WEIGHTS_FINAL, task, r, 1, param_row(st, rd->final, rd->n_params), err)) < 0)
     return rc;
   if ((rc = put(st, DS_WALL_S, task, r, 1, &rd->wall_s, err)) < 0) return rc;
 
+  if (has_next && (rc = put(st, DS_NEXT_MASK, task, (r + 1) % 2, 1,
+                            mask_row(st, rd->next_mask_bits, rd->mask_bytes), err)) < 0)
+    return rc;
   int32_t done = r + 1;
   return put(st, DS_ROUNDS_DONE, task, 0, 1, &done, err);
 }
@@ -942,7 +1195,7 @@ static int write_padding(tf_store_t *st, long task, const task_shape_t *ts, tf_e
 int tf_store_finish_task(tf_store_t *st, long task, tf_task_status_t status,
                          const tf_task_runtime_t *rt, tf_err_t *err) {
   task_shape_t ts;
-  int rc = write_shape(st, task, &ts, err);
+  int rc = checked_shape(st, task, &ts, err);
   if (rc < 0) return rc;
   if (status != TF_TASK_DONE && status != TF_TASK_FAILED)
     return tf_err_set(err, TF_EINPUT, "%s: task %ld finished with status %d", st->path, task,
@@ -962,6 +1215,105 @@ int tf_store_finish_task(tf_store_t *st, long task, tf_task_status_t status,
   return put(st, DS_STATUS, task, 0, 1, &s, err);
 }
 
+/* Reads what put writes: one row of task (one round or parity of it when the dataset has
+ * such an axis). */
+static int get(tf_store_t *st, int d, long task, int round0, void *buf, tf_err_t *err) {
+  const dset_spec_t *s = &dsets[d];
+  if (read_rows(st->dset[d], mem_type(st, s->type), (hsize_t)task, 1, indexes_second_axis(s),
+                (hsize_t)round0, 1, buf) < 0)
+    return h5_fail(err, "%s: cannot read /%s/%s of task %ld", st->path, group_names[s->group],
+                   s->name, task);
+  return 0;
+}
+
+int tf_store_task_state(tf_store_t *st, long task, tf_task_status_t *status, int *rounds_done,
+                        int *attempts, tf_err_t *err) {
+  if (task < 0 || task >= st->n_tasks)
+    return tf_err_set(err, TF_EINPUT, "%s: task %ld out of range (0 to %ld)", st->path, task,
+                      st->n_tasks - 1);
+  int8_t s = 0;
+  int32_t done = 0, tries = 0;
+  int rc = get(st, DS_STATUS, task, 0, &s, err);
+  if (rc == 0) rc = get(st, DS_ROUNDS_DONE, task, 0, &done, err);
+  if (rc == 0) rc = get(st, DS_ATTEMPTS, task, 0, &tries, err);
+  if (rc < 0) return rc;
+  if (status != NULL) *status = (tf_task_status_t)s;
+  if (rounds_done != NULL) *rounds_done = done;
+  if (attempts != NULL) *attempts = tries;
+  return 0;
+}
+
+int tf_store_read_all_states(tf_store_t *st, signed char *status, int *rounds_done,
+                             int *attempts, tf_err_t *err) {
+  const struct {
+    int dset;
+    hid_t mtype;
+    void *buf;
+  } cols[] = {{DS_STATUS, H5T_NATIVE_SCHAR, status},
+              {DS_ROUNDS_DONE, H5T_NATIVE_INT, rounds_done},
+              {DS_ATTEMPTS, H5T_NATIVE_INT, attempts}};
+  for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
+    const dset_spec_t *s = &dsets[cols[k].dset];
+    if (read_rows(st->dset[cols[k].dset], cols[k].mtype, 0, st->len[DIM_TASK], 0, 0, 0,
+                  cols[k].buf) < 0)
+      return h5_fail(err, "%s: cannot read /%s/%s", st->path, group_names[s->group], s->name);
+  }
+  return 0;
+}
+
+int tf_store_read_next_mask(tf_store_t *st, long task, uint8_t *bits, size_t n, tf_err_t *err) {
+  task_shape_t ts;
+  int32_t done = 0;
+  int rc = checked_shape(st, task, &ts, err);
+  if (rc == 0) rc = get(st, DS_ROUNDS_DONE, task, 0, &done, err);
+  if (rc < 0) return rc;
+  if (n != ts.mask_bytes)
+    return tf_err_set(err, TF_EINPUT, "%s: task %ld: mask of %zu bytes asked for, it has %zu",
+                      st->path, task, n, ts.mask_bytes);
+  if (done < 1 || done >= ts.n_rounds)
+    return tf_err_set(err, TF_EINPUT,
+                      "%s: task %ld has %d of %d rounds done: no mask to resume from", st->path,
+                      task, (int)done, ts.n_rounds);
+  if ((rc = get(st, DS_NEXT_MASK, task, done % 2, st->row, err)) < 0) return rc;
+  memcpy(bits, st->row, n);
+  return 0;
+}
+
+int tf_store_begin_task(tf_store_t *st, long task, int attempts, int start_round, tf_err_t *err) {
+  task_shape_t ts;
+  int rc = checked_shape(st, task, &ts, err);
+  if (rc < 0) return rc;
+  /* start_round == n_rounds: every round was done, only the finish is left; attempts 0 and
+   * start_round -1 undo the record of an attempt stopped before it counted. */
+  if (attempts < 0 || start_round < -1 || start_round > ts.n_rounds)
+    return tf_err_set(err, TF_EINPUT, "%s: task %ld: attempt %d starting at round %d of %d",
+                      st->path, task, attempts, start_round, ts.n_rounds);
+  int32_t tries = attempts, start = start_round;
+  double finished = NAN;
+  char reason[REASON_LEN] = "";
+  if ((rc = put(st, DS_ATTEMPTS, task, 0, 1, &tries, err)) < 0) return rc;
+  if ((rc = put(st, DS_START_ROUND, task, 0, 1, &start, err)) < 0) return rc;
+  if ((rc = put(st, DS_FINISHED, task, 0, 1, &finished, err)) < 0) return rc;
+  return put(st, DS_FAIL_REASON, task, 0, 1, reason, err);
+}
+
+int tf_store_reset_task(tf_store_t *st, long task, tf_err_t *err) {
+  task_shape_t ts;
+  int rc = checked_shape(st, task, &ts, err);
+  if (rc < 0) return rc;
+  /* Status first: a job killed in between leaves a pending task with finished rounds, which a
+   * resume continues correctly, never a failed or done task with its rounds forgotten. */
+  int8_t s = TF_TASK_PENDING;
+  int32_t done = 0;
+  if ((rc = put(st, DS_STATUS, task, 0, 1, &s, err)) < 0) return rc;
+  return put(st, DS_ROUNDS_DONE, task, 0, 1, &done, err);
+}
+
+int tf_store_flush(tf_store_t *st, tf_err_t *err) {
+  if (H5Fflush(st->file, H5F_SCOPE_GLOBAL) < 0) return h5_fail(err, "%s: cannot flush", st->path);
+  return 0;
+}
+
 int tf_store_close(tf_store_t *st, tf_err_t *err) {
   if (st == NULL) return 0;
   int rc = 0;
@@ -975,13 +1327,6 @@ int tf_store_close(tf_store_t *st, tf_err_t *err) {
 }
 
 /* ---- serial readers ---- */
-
-typedef struct reader {
-  const char *path;
-  hid_t file, results, runtime;
-  long n_tasks;
-  int n_rounds;
-} reader_t;
 
 static void reader_close(reader_t *rd) {
   if (rd->runtime >= 0) H5Gclose(rd->runtime);
@@ -1063,7 +1408,7 @@ static int reader_open(reader_t *rd, const char *path, tf_err_t *err) {
 static int read_block(reader_t *rd, hid_t g, const char *name, hid_t mtype, long t0, long n,
                       void *buf, tf_err_t *err) {
   hid_t did = H5Dopen2(g, name, H5P_DEFAULT);
-  herr_t rc = did < 0 ? -1 : read_rows(did, mtype, (hsize_t)t0, (hsize_t)n, buf);
+  herr_t rc = did < 0 ? -1 : read_rows(did, mtype, (hsize_t)t0, (hsize_t)n, 0, 0, 0, buf);
   hid_t stack = stack_keep(rc < 0);
   if (did >= 0) H5Dclose(did);
   stack_restore(stack);
@@ -1078,20 +1423,74 @@ static long block_tasks(size_t row_bytes, long n_tasks) {
   return block < n_tasks ? block : n_tasks;
 }
 
+int tf_store_probe(const char *path, tf_err_t *err) {
+  struct stat sb;
+  if (stat(path, &sb) != 0) {
+    if (errno == ENOENT) return TF_STORE_ABSENT;
+    return tf_err_set(err, TF_EIO, "%s: %s", path, strerror(errno));
+  }
+  if (!S_ISREG(sb.st_mode)) return tf_err_set(err, TF_EIO, "%s is not a regular file", path);
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return tf_err_set(err, TF_EIO, "cannot read %s: %s", path, strerror(errno));
+  close(fd);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  /* Only a missing signature makes a file UNREADABLE: a damaged HDF5 file is an error. */
+  htri_t hdf5 = H5Fis_hdf5(path);
+  if (hdf5 < 0) return h5_fail(err, "cannot read %s", path);
+  if (hdf5 == 0) return TF_STORE_UNREADABLE;
+  reader_t rd;
+  tf_err_t mine = {0};
+  int rc = reader_open(&rd, path, &mine);
+  if (rc == TF_EFORMAT) return TF_STORE_FOREIGN;
+  if (rc < 0) return tf_err_set(err, rc, "%s", mine.msg);
+  reader_close(&rd);
+  return TF_STORE_RESULTS;
+}
+
+int tf_store_read_sweep(const char *path, char **text, tf_err_t *err) {
+  *text = NULL;
+  reader_t rd;
+  int rc = reader_open(&rd, path, err);
+  if (rc < 0) return rc;
+  *text = read_attr_str(rd.results, "sweep");
+  reader_close(&rd);
+  if (*text == NULL)
+    return tf_err_set(err, TF_EFORMAT, "%s: no sweep text in /results", path);
+  return 0;
+}
+
+/* An integer attribute; fallback when it is absent or unreadable. */
+static int read_attr_int(hid_t obj, const char *name, int fallback) {
+  if (H5Aexists(obj, name) <= 0) return fallback;
+  hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+  int v = fallback;
+  if (a >= 0 && H5Aread(a, H5T_NATIVE_INT, &v) < 0) v = fallback;
+  if (a >= 0) H5Aclose(a);
+  H5Eclear2(H5E_DEFAULT);
+  return v;
+}
+
 int tf_store_print_status(const char *path, FILE *out, tf_err_t *err) {
   reader_t rd;
   int rc = reader_open(&rd, path, err);
   if (rc < 0) return rc;
   char *name = read_attr_str(rd.results, "name");
   char *version = read_attr_str(rd.results, "ticketfarm_version");
-  long block = block_tasks(9, rd.n_tasks);
+  int runs = read_attr_int(rd.runtime, "runs", 0);
+  /* Files written before attempts were recorded have neither column. */
+  int have_attempts = H5Lexists(rd.runtime, "attempts", H5P_DEFAULT) > 0 &&
+                      H5Lexists(rd.runtime, "start_round", H5P_DEFAULT) > 0;
+  H5Eclear2(H5E_DEFAULT);
+  long block = block_tasks(17, rd.n_tasks);
   int8_t *status = malloc((size_t)block);
   int32_t *done_rounds = malloc((size_t)block * sizeof *done_rounds);
   int32_t *n_rounds = malloc((size_t)block * sizeof *n_rounds);
+  int32_t *attempts = malloc((size_t)block * sizeof *attempts);
+  int32_t *start_round = malloc((size_t)block * sizeof *start_round);
   long failed_ids[STATUS_MAX_REASONS];
-  long done = 0, failed = 0, partial = 0, pending = 0;
+  long done = 0, failed = 0, partial = 0, pending = 0, restarted = 0, resumed = 0;
   long long rounds_done = 0, rounds_total = 0;
-  if (status == NULL || done_rounds == NULL || n_rounds == NULL)
+  if (!status || !done_rounds || !n_rounds || !attempts || !start_round)
     rc = tf_err_set(err, TF_ENOMEM, "%s: no memory for the status", path);
   for (long t0 = 0; rc == 0 && t0 < rd.n_tasks; t0 += block) {
     long n = rd.n_tasks - t0 < block ? rd.n_tasks - t0 : block;
@@ -1100,6 +1499,14 @@ int tf_store_print_status(const char *path, FILE *out, tf_err_t *err) {
       rc = read_block(&rd, rd.results, "rounds_done", H5T_NATIVE_INT32, t0, n, done_rounds, err);
     if (rc == 0)
       rc = read_block(&rd, rd.results, "n_rounds", H5T_NATIVE_INT32, t0, n, n_rounds, err);
+    if (rc == 0 && have_attempts)
+      rc = read_block(&rd, rd.runtime, "attempts", H5T_NATIVE_INT32, t0, n, attempts, err);
+    if (rc == 0 && have_attempts)
+      rc = read_block(&rd, rd.runtime, "start_round", H5T_NATIVE_INT32, t0, n, start_round, err);
+    for (long i = 0; rc == 0 && have_attempts && i < n; i++) {
+      restarted += attempts[i] > 1;
+      resumed += start_round[i] > 0;
+    }
     for (long i = 0; rc == 0 && i < n; i++) {
       rounds_done += done_rounds[i] < n_rounds[i] ? done_rounds[i] : n_rounds[i];
       rounds_total += n_rounds[i];
@@ -1119,6 +1526,9 @@ int tf_store_print_status(const char *path, FILE *out, tf_err_t *err) {
     fprintf(out, "sweep:   %s (ticketfarm %s)\n", name && name[0] ? name : "(unnamed)",
             version ? version : "?");
     fprintf(out, "rounds:  %lld of %lld finished\n", rounds_done, rounds_total);
+    if (runs > 0)
+      fprintf(out, "runs:    %d (%ld tasks started more than once, %ld resumed at a later round)\n",
+              runs, restarted, resumed);
     hid_t reason_type = string_type(REASON_LEN);
     if (reason_type < 0) rc = h5_fail(err, "%s: cannot make a string type", path);
     for (long k = 0; rc == 0 && k < failed && k < STATUS_MAX_REASONS; k++) {
@@ -1138,6 +1548,8 @@ int tf_store_print_status(const char *path, FILE *out, tf_err_t *err) {
   free(status);
   free(done_rounds);
   free(n_rounds);
+  free(attempts);
+  free(start_round);
   free(name);
   free(version);
   reader_close(&rd);
@@ -1375,7 +1787,8 @@ static int summary_pass(summary_t *s, FILE *out, int csv, int measure, tf_err_t 
     if (rc == 0)
       rc = read_block(rd, rd->runtime, "wall_s", H5T_NATIVE_DOUBLE, t0, n, s->wall_s, err);
     for (int a = 0; rc == 0 && a < s->n_axes; a++)
-      if (read_rows(s->axes[a].did, s->axes[a].mtype, (hsize_t)t0, (hsize_t)n, s->axes[a].buf) < 0)
+      if (read_rows(s->axes[a].did, s->axes[a].mtype, (hsize_t)t0, (hsize_t)n, 0, 0, 0,
+                    s->axes[a].buf) < 0)
         rc = h5_fail(err, "%s: cannot read the grid column /results/%s", rd->path,
                      s->axes[a].key);
     for (long i = 0; rc == 0 && i < n; i++) {

@@ -44,7 +44,7 @@ static const char *const summary_header =
     "task,init,seed,round,density,early_stop_iter,val_loss,test_acc_es,test_acc_final,wall_s";
 
 static char tmpdir[64];
-static int child_status = -1;
+static int child_status = -1, unflushed_status = -1;
 
 static void path_in_tmp(char *buf, size_t size, const char *name) {
   snprintf(buf, size, "%s/%s", tmpdir, name);
@@ -103,6 +103,10 @@ static double density(const shape_t *s, int r) {
 static uint8_t mask_byte(long task, int r, size_t i) {
   return (uint8_t)(i * 31 + (size_t)task * 7 + (size_t)r * 3);
 }
+/* The ticket's mask for round r, as the round before hands it out. */
+static uint8_t next_byte(long task, int r, size_t i) {
+  return (uint8_t)(i * 17 + (size_t)task * 5 + (size_t)r * 11 + 1);
+}
 static float param(long task, int r, size_t i) {
   return (float)task + 0.125f * (float)r + (float)(i % 100) / 128.0f;
 }
@@ -111,16 +115,20 @@ static double wall(long task, int r, double shift) { return 1.5 + (double)task +
 typedef struct fake {
   tf_round_t rd;
   tf_eval_t evals[8];
-  uint8_t *mask;
+  uint8_t *mask, *next;
   float *final;
 } fake_t;
 
 static void fake_round(fake_t *f, const shape_t *s, long task, int r, double wall_shift) {
   memset(&f->rd, 0, sizeof f->rd);
   f->mask = malloc(s->mask_bytes);
+  f->next = malloc(s->mask_bytes);
   f->final = malloc(s->n_params * sizeof *f->final);
-  ASSERT(f->mask != NULL && f->final != NULL);
-  for (size_t i = 0; i < s->mask_bytes; i++) f->mask[i] = mask_byte(task, r, i);
+  ASSERT(f->mask != NULL && f->next != NULL && f->final != NULL);
+  for (size_t i = 0; i < s->mask_bytes; i++) {
+    f->mask[i] = mask_byte(task, r, i);
+    f->next[i] = next_byte(task, r + 1, i);
+  }
   for (size_t i = 0; i < s->n_params; i++) f->final[i] = param(task, r, i);
   for (int j = 0; j < s->n_evals; j++) {
     f->evals[j] = (tf_eval_t){.iteration = j * s->eval_every,
@@ -142,13 +150,22 @@ static void fake_round(fake_t *f, const shape_t *s, long task, int r, double wal
   rd->evals = f->evals;
   rd->early_stop = early_stop(task, r, s->n_evals);
   rd->mask_bits = f->mask;
+  rd->next_mask_bits = r + 1 < s->n_rounds ? f->next : NULL;
   rd->mask_bytes = s->mask_bytes;
   rd->final = f->final;
   rd->n_params = s->n_params;
   rd->wall_s = wall(task, r, wall_shift);
 }
 
-static void write_rounds(tf_store_t *st, const tf_sweep_t *sw, long task, int n, double shift) {
+static void free_fake(fake_t *f) {
+  free(f->mask);
+  free(f->next);
+  free(f->final);
+}
+
+/* Rounds [r0, r0 + n) of task, after the snapshots a task hands out whenever it starts. */
+static void write_rounds_from(tf_store_t *st, const tf_sweep_t *sw, long task, int r0, int n,
+                              double shift) {
   shape_t s = task_shape(sw, task);
   tf_err_t err = {0};
   float *theta = malloc(s.n_params * sizeof *theta);
@@ -158,15 +175,18 @@ static void write_rounds(tf_store_t *st, const tf_sweep_t *sw, long task, int n,
   ASSERT_INT_EQ(tf_store_write_snapshot(st, task, TF_SNAPSHOT_REWIND, theta, s.n_params, &err),
                 0);
   free(theta);
-  for (int r = 0; r < n; r++) {
+  for (int r = r0; r < r0 + n; r++) {
     fake_t f;
     fake_round(&f, &s, task, r, shift);
     int rc = tf_store_write_round(st, task, &f.rd, &err);
     if (rc != 0) fprintf(stderr, "write_round: %s\n", err.msg);
     ASSERT_INT_EQ(rc, 0);
-    free(f.mask);
-    free(f.final);
+    free_fake(&f);
   }
+}
+
+static void write_rounds(tf_store_t *st, const tf_sweep_t *sw, long task, int n, double shift) {
+  write_rounds_from(st, sw, task, 0, n, shift);
 }
 
 static void finish(tf_store_t *st, long task, tf_task_status_t status, const char *host,
@@ -432,6 +452,8 @@ static void test_store_attaches_named_scales_to_every_axis(void) {
       {"results/remaining", {"/results/task", "/results/round", "/results/layer"}},
       {"results/init", {"/results/task"}},
       {"runtime/wall_s", {"/runtime/task", "/runtime/round"}},
+      {"runtime/next_mask", {"/runtime/task", "/runtime/parity", "/runtime/mask_byte"}},
+      {"runtime/attempts", {"/runtime/task"}},
   };
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
     hid_t d = H5Dopen2(f, want[i].dataset, H5P_DEFAULT);
@@ -456,7 +478,7 @@ static void test_store_attaches_named_scales_to_every_axis(void) {
   free(round);
 
   const char *groups[] = {"results", "runtime"};
-  const int want_scales[] = {6, 2}, want_datasets[] = {19 + 2, 6};
+  const int want_scales[] = {6, 4}, want_datasets[] = {19 + 2, 9};
   for (int g = 0; g < 2; g++) {
     hid_t grp = H5Gopen2(f, groups[g], H5P_DEFAULT);
     scan_t scan = {0, 0};
@@ -571,6 +593,11 @@ static void test_store_xarray_opens_results_with_named_dims(void) {
         "assert got == want, (got, want)\n"
         "rt = xarray.open_dataset(path, engine='h5netcdf', group='runtime')\n"
         "assert rt['wall_s'].dims == ('task', 'round')\n"
+        "assert rt['next_mask'].dims == ('task', 'parity', 'mask_byte')\n"
+        "assert list(rt['parity'].values) == [0, 1]\n"
+        "assert [int(v) for v in rt['attempts'].values] == [0, 0, 0, 0]\n"
+        "assert [int(v) for v in rt['start_round'].values] == [-1, -1, -1, -1]\n"
+        "assert int(rt.attrs['runs']) == 1\n"
         "assert not [d for d in rt.dims if str(d).startswith('phony_dim')]\n",
         py);
   fclose(py);
@@ -684,15 +711,23 @@ static void test_store_rejects_writes_that_do_not_fit(void) {
   ASSERT_INT_EQ(tf_store_write_round(st, 0, &f.rd, &err), TF_EINPUT);
   ASSERT_STR_CONTAINS(err.msg, "round 3");
   f.rd.round = 0;
+  f.rd.next_mask_bits = f.next;
   ASSERT_INT_EQ(tf_store_write_round(st, 4, &f.rd, &err), TF_EINPUT);
   ASSERT_STR_CONTAINS(err.msg, "task 4");
   f.rd.n_params = s.n_params - 1;
   ASSERT_INT_EQ(tf_store_write_round(st, 0, &f.rd, &err), TF_EINPUT);
+  ASSERT_STR_CONTAINS(err.msg, "final parameters");
   ASSERT_INT_EQ(tf_store_write_snapshot(st, 0, TF_SNAPSHOT_INIT, f.final, s.n_params - 1, &err),
                 TF_EINPUT);
   ASSERT_INT_EQ(tf_store_finish_task(st, 0, TF_TASK_PENDING, NULL, &err), TF_EINPUT);
-  free(f.mask);
-  free(f.final);
+  f.rd.n_params = s.n_params;
+  f.rd.next_mask_bits = NULL;
+  ASSERT_INT_EQ(tf_store_write_round(st, 0, &f.rd, &err), TF_EINPUT);
+  ASSERT_STR_CONTAINS(err.msg, "without the mask of the next round");
+  f.rd.next_mask_bits = f.next;
+  f.rd.mask_bytes = s.mask_bytes - 1;
+  ASSERT_INT_EQ(tf_store_write_round(st, 0, &f.rd, &err), TF_EINPUT);
+  free_fake(&f);
   ASSERT_INT_EQ(tf_store_close(st, &err), 0);
   tf_sweep_free(sw);
 
@@ -713,6 +748,349 @@ static void test_store_rejects_writes_that_do_not_fit(void) {
   ASSERT_INT_EQ(tf_store_print_summary(path, stdout, 1, &err), TF_EFORMAT);
   ASSERT_STR_CONTAINS(err.msg, "not a ticketfarm results file");
   unlink(path);
+}
+
+static const char *unflushed_path(void) {
+  static char path[128];
+  if (path[0] == '\0') path_in_tmp(path, sizeof path, "unflushed.h5");
+  return path;
+}
+
+/* The child of the probe test: creates a file with the MPI-IO driver, as tf_store_create
+ * starts to, and dies before the first flush. */
+static void die_before_flush(void) {
+  MPI_Init(NULL, NULL);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_fapl_mpio(fapl, MPI_COMM_WORLD, MPI_INFO_NULL);
+  hid_t f = H5Fcreate(unflushed_path(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  if (f < 0 || H5Gcreate2(f, "results", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) < 0) _exit(1);
+  _exit(9);
+}
+
+/* A file's bytes, to check that a refused open left it untouched. */
+static void copy_file(const char *from, const char *to) {
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "cp %s %s", from, to);
+  ASSERT_INT_EQ(system(cmd), 0);
+}
+
+static int same_bytes(const char *a, const char *b) {
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "cmp -s %s %s", a, b);
+  return system(cmd) == 0;
+}
+
+static void test_store_probe_tells_absent_ours_unreadable_and_foreign(void) {
+  tf_err_t err = {0};
+  char path[128];
+  path_in_tmp(path, sizeof path, "absent.h5");
+  ASSERT_INT_EQ(tf_store_probe(path, &err), TF_STORE_ABSENT);
+  ASSERT_INT_EQ(tf_store_probe(main_path(), &err), TF_STORE_RESULTS);
+
+  FILE *fp = fopen(path, "w");
+  ASSERT(fp != NULL);
+  fclose(fp);
+  ASSERT_INT_EQ(tf_store_probe(path, &err), TF_STORE_UNREADABLE);
+  fp = fopen(path, "w");
+  ASSERT(fp != NULL);
+  fputs("name: not an HDF5 file\n", fp);
+  fclose(fp);
+  ASSERT_INT_EQ(tf_store_probe(path, &err), TF_STORE_UNREADABLE);
+
+  ASSERT(WIFEXITED(unflushed_status) && WEXITSTATUS(unflushed_status) == 9);
+  ASSERT_INT_EQ(tf_store_probe(unflushed_path(), &err), TF_STORE_UNREADABLE);
+  unlink(unflushed_path());
+
+  hid_t plain = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  ASSERT(plain >= 0);
+  hid_t g = H5Gcreate2(plain, "results", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  ASSERT(g >= 0);
+  H5Gclose(g);
+  H5Fclose(plain);
+  ASSERT_INT_EQ(tf_store_probe(path, &err), TF_STORE_FOREIGN);
+
+  /* A damaged results file is an error, never a file to start afresh over. */
+  copy_file(main_path(), path);
+  ASSERT_INT_EQ(truncate(path, 4096), 0);
+  ASSERT_INT_EQ(tf_store_probe(path, &err), TF_EHDF5);
+  ASSERT_STR_CONTAINS(err.msg, path);
+  ASSERT_INT_EQ(tf_store_probe(tmpdir, &err), TF_EIO);
+  ASSERT_STR_CONTAINS(err.msg, "not a regular file");
+  unlink(path);
+
+  char *text = NULL;
+  ASSERT_INT_EQ(tf_store_read_sweep(main_path(), &text, &err), 0);
+  ASSERT(strcmp(text, sweep_main) == 0);
+  free(text);
+  ASSERT_INT_EQ(tf_store_read_sweep(path, &text, &err), TF_EHDF5);
+  ASSERT(text == NULL);
+}
+
+static void test_store_open_refuses_other_dimensions_leaving_file_untouched(void) {
+  char path[128], before[128];
+  path_in_tmp(path, sizeof path, "refuse.h5");
+  path_in_tmp(before, sizeof before, "refuse-before.h5");
+  copy_file(main_path(), path);
+  copy_file(main_path(), before);
+  struct {
+    const char *from, *to, *says;
+  } edits[] = {
+      {"rounds: 2", "rounds: 3", "/results/density is 4 x 3, this sweep needs 4 x 4"},
+      {"seed: [1, 2]", "seed: [1, 2, 3]", "this sweep needs 6"},
+      {"hidden: [8]", "hidden: [9]", "mask_byte"},
+      {"iterations: 20", "iterations: 30", "eval"},
+      {"weights: [init, final]", "weights: [init, rewind, final]", "weights_rewind"},
+      {"weights: [init, final]", "weights: [init]", "weights_final"},
+      {"  seed: [1, 2]", "  train.lr: [0.1, 0.2]", "grid axes are 'init,seed'"},
+  };
+  for (size_t k = 0; k < sizeof edits / sizeof edits[0]; k++) {
+    char text[sizeof sweep_main + 64];
+    const char *at = strstr(sweep_main, edits[k].from);
+    ASSERT(at != NULL);
+    snprintf(text, sizeof text, "%.*s%s%s", (int)(at - sweep_main), sweep_main, edits[k].to,
+             at + strlen(edits[k].from));
+    tf_sweep_t *other = parse(text);
+    tf_store_t *st = NULL;
+    tf_err_t err = {0};
+    ASSERT_INT_EQ(tf_store_open(&st, path, MPI_COMM_WORLD, other, &err), TF_EMISMATCH);
+    ASSERT(st == NULL);
+    ASSERT_STR_CONTAINS(err.msg, edits[k].says);
+    ASSERT(same_bytes(path, before));
+    tf_sweep_free(other);
+  }
+  tf_sweep_t *sw = parse(sweep_main);
+  tf_store_t *st = NULL;
+  tf_err_t err = {0};
+  hid_t plain = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  ASSERT(plain >= 0);
+  H5Fclose(plain);
+  copy_file(path, before);
+  ASSERT_INT_EQ(tf_store_open(&st, path, MPI_COMM_WORLD, sw, &err), TF_EFORMAT);
+  ASSERT(same_bytes(path, before));
+  unlink(path);
+  ASSERT_INT_EQ(tf_store_open(&st, path, MPI_COMM_WORLD, sw, &err), TF_EHDF5);
+  ASSERT(st == NULL);
+  unlink(before);
+  tf_sweep_free(sw);
+}
+
+static int32_t *read_ints(const char *path, const char *name) {
+  hid_t f = open_file(path);
+  int32_t *v = read_all(f, name, H5T_NATIVE_INT32, 4);
+  H5Fclose(f);
+  return v;
+}
+
+static int attr_int_of(const char *path, const char *obj, const char *name) {
+  hid_t f = open_file(path);
+  hid_t a = H5Aopen_by_name(f, obj, name, H5P_DEFAULT, H5P_DEFAULT);
+  ASSERT(a >= 0);
+  int v = -1;
+  ASSERT(H5Aread(a, H5T_NATIVE_INT, &v) >= 0);
+  H5Aclose(a);
+  H5Fclose(f);
+  return v;
+}
+
+static tf_store_t *open_store(const char *path, const tf_sweep_t *sw) {
+  tf_store_t *st = NULL;
+  tf_err_t err = {0};
+  int rc = tf_store_open(&st, path, MPI_COMM_WORLD, sw, &err);
+  if (rc != 0) fprintf(stderr, "open: %s\n", err.msg);
+  ASSERT_INT_EQ(rc, 0);
+  return st;
+}
+
+static void expect_next_mask(tf_store_t *st, const tf_sweep_t *sw, long task, int round) {
+  shape_t s = task_shape(sw, task);
+  uint8_t *bits = malloc(s.mask_bytes);
+  ASSERT(bits != NULL);
+  tf_err_t err = {0};
+  ASSERT_INT_EQ(tf_store_read_next_mask(st, task, bits, s.mask_bytes, &err), 0);
+  for (size_t i = 0; i < s.mask_bytes; i++) ASSERT_INT_EQ(bits[i], next_byte(task, round, i));
+  free(bits);
+}
+
+static void test_store_next_mask_of_each_round_reads_back(void) {
+  char path[128];
+  path_in_tmp(path, sizeof path, "next.h5");
+  tf_sweep_t *sw = parse(sweep_main);
+  tf_store_t *st = NULL;
+  tf_err_t err = {0};
+  ASSERT_INT_EQ(tf_store_create(&st, path, MPI_COMM_WORLD, sw, &err), 0);
+  shape_t s = task_shape(sw, 2);
+  uint8_t *bits = malloc(s.mask_bytes);
+  ASSERT(bits != NULL);
+  ASSERT_INT_EQ(tf_store_read_next_mask(st, 2, bits, s.mask_bytes, &err), TF_EINPUT);
+  ASSERT_STR_CONTAINS(err.msg, "0 of 3 rounds done");
+  for (int r = 0; r < 2; r++) {
+    write_rounds_from(st, sw, 2, r, 1, 0);
+    expect_next_mask(st, sw, 2, r + 1);
+  }
+  ASSERT_INT_EQ(tf_store_read_next_mask(st, 2, bits, s.mask_bytes - 1, &err), TF_EINPUT);
+  ASSERT_INT_EQ(tf_store_read_next_mask(st, 9, bits, s.mask_bytes, &err), TF_EINPUT);
+  write_rounds_from(st, sw, 2, 2, 1, 0);
+  ASSERT_INT_EQ(tf_store_read_next_mask(st, 2, bits, s.mask_bytes, &err), TF_EINPUT);
+  ASSERT_STR_CONTAINS(err.msg, "3 of 3 rounds done");
+  ASSERT_INT_EQ(tf_store_close(st, &err), 0);
+
+  /* Round 1's mask went to parity 1 and round 2's to parity 0, padding zero. */
+  hid_t f = open_file(path);
+  hsize_t d[3];
+  ASSERT_INT_EQ(dims_of(f, "runtime/next_mask", d), 3);
+  ASSERT(d[0] == 4 && d[1] == 2 && d[2] == s.mask_bytes);
+  uint8_t *next = read_all(f, "runtime/next_mask", H5T_NATIVE_UINT8, 1);
+  size_t row = (size_t)2 * 2 * s.mask_bytes;
+  for (size_t i = 0; i < s.mask_bytes; i += 13) {
+    ASSERT_INT_EQ(next[row + i], next_byte(2, 2, i));
+    ASSERT_INT_EQ(next[row + s.mask_bytes + i], next_byte(2, 1, i));
+  }
+  free(next);
+  H5Fclose(f);
+  free(bits);
+  unlink(path);
+  tf_sweep_free(sw);
+}
+
+static void test_store_begin_and_reset_record_attempts(void) {
+  char path[128];
+  path_in_tmp(path, sizeof path, "attempts.h5");
+  tf_sweep_t *sw = parse(sweep_main);
+  tf_store_t *st = NULL;
+  tf_err_t err = {0};
+  ASSERT_INT_EQ(tf_store_create(&st, path, MPI_COMM_WORLD, sw, &err), 0);
+  ASSERT_INT_EQ(tf_store_begin_task(st, 1, 1, 0, &err), 0);
+  write_rounds(st, sw, 1, 1, 0);
+  finish(st, 1, TF_TASK_FAILED, "node-a", 0, fail_reason);
+  tf_task_status_t status;
+  int done = -1, attempts = -1;
+  ASSERT_INT_EQ(tf_store_task_state(st, 1, &status, &done, &attempts, &err), 0);
+  ASSERT(status == TF_TASK_FAILED && done == 1 && attempts == 1);
+
+  ASSERT_INT_EQ(tf_store_reset_task(st, 1, &err), 0);
+  ASSERT_INT_EQ(tf_store_task_state(st, 1, &status, &done, NULL, &err), 0);
+  ASSERT(status == TF_TASK_PENDING && done == 0);
+  ASSERT_INT_EQ(tf_store_begin_task(st, 1, 2, 0, &err), 0);
+  ASSERT_INT_EQ(tf_store_begin_task(st, 3, 1, 0, &err), 0);
+  write_rounds(st, sw, 3, 2, 0);
+  ASSERT_INT_EQ(tf_store_begin_task(st, 3, 2, 2, &err), 0);
+  ASSERT_INT_EQ(tf_store_begin_task(st, 3, -1, 0, &err), TF_EINPUT);
+  ASSERT_INT_EQ(tf_store_begin_task(st, 3, 3, 4, &err), TF_EINPUT);
+  ASSERT_INT_EQ(tf_store_begin_task(st, 3, 3, -2, &err), TF_EINPUT);
+  ASSERT_INT_EQ(tf_store_begin_task(st, 0, 1, 0, &err), 0);
+  ASSERT_INT_EQ(tf_store_begin_task(st, 0, 0, -1, &err), 0);
+  ASSERT_INT_EQ(tf_store_begin_task(st, 4, 1, 0, &err), TF_EINPUT);
+  ASSERT_INT_EQ(tf_store_reset_task(st, -1, &err), TF_EINPUT);
+  ASSERT_INT_EQ(tf_store_task_state(st, 4, &status, &done, &attempts, &err), TF_EINPUT);
+
+  signed char all_status[4];
+  int all_done[4], all_attempts[4];
+  ASSERT_INT_EQ(tf_store_read_all_states(st, all_status, all_done, all_attempts, &err), 0);
+  const int want_done[4] = {0, 0, 0, 2}, want_attempts[4] = {0, 2, 0, 2};
+  for (int t = 0; t < 4; t++) {
+    ASSERT_INT_EQ(all_status[t], TF_TASK_PENDING);
+    ASSERT_INT_EQ(all_done[t], want_done[t]);
+    ASSERT_INT_EQ(all_attempts[t], want_attempts[t]);
+  }
+  ASSERT_INT_EQ(tf_store_flush(st, &err), 0);
+  ASSERT_INT_EQ(tf_store_close(st, &err), 0);
+
+  int32_t *start = read_ints(path, "runtime/start_round");
+  ASSERT(start[0] == -1 && start[1] == 0 && start[2] == -1 && start[3] == 2);
+  hid_t f = open_file(path);
+  size_t size;
+  char *reason = read_strings(f, "runtime/fail_reason", &size);
+  double *finished = read_all(f, "runtime/finished", H5T_NATIVE_DOUBLE, 8);
+  ASSERT(reason[size] == '\0' && isnan(finished[1]));
+  H5Fclose(f);
+  free(reason);
+  free(finished);
+  free(start);
+  unlink(path);
+  tf_sweep_free(sw);
+}
+
+/* One run writes everything; another is cut into three runs that stop mid-task. */
+static void test_store_sweep_written_in_runs_equals_one_go(void) {
+  if (!have_command("h5diff --version")) {
+    fprintf(stderr, "SKIPPED h5diff check: h5diff is not installed\n");
+    return;
+  }
+  char whole[128], pieces[128], cmd[512];
+  path_in_tmp(whole, sizeof whole, "whole.h5");
+  path_in_tmp(pieces, sizeof pieces, "pieces.h5");
+  tf_sweep_t *sw = parse(sweep_main);
+  tf_store_t *st = NULL;
+  tf_err_t err = {0};
+  ASSERT_INT_EQ(tf_store_create(&st, whole, MPI_COMM_WORLD, sw, &err), 0);
+  for (long t = 0; t < 4; t++) {
+    ASSERT_INT_EQ(tf_store_begin_task(st, t, 1, 0, &err), 0);
+    write_rounds(st, sw, t, 3, 0);
+    finish(st, t, TF_TASK_DONE, "node-a", 0, NULL);
+  }
+  ASSERT_INT_EQ(tf_store_close(st, &err), 0);
+
+  ASSERT_INT_EQ(tf_store_create(&st, pieces, MPI_COMM_WORLD, sw, &err), 0);
+  ASSERT_INT_EQ(tf_store_begin_task(st, 2, 1, 0, &err), 0);
+  write_rounds(st, sw, 2, 3, 5);
+  finish(st, 2, TF_TASK_DONE, "node-b", 1, NULL);
+  ASSERT_INT_EQ(tf_store_begin_task(st, 0, 1, 0, &err), 0);
+  write_rounds(st, sw, 0, 1, 5);
+  ASSERT_INT_EQ(tf_store_close(st, &err), 0);
+
+  st = open_store(pieces, sw);
+  tf_task_status_t status;
+  int done, attempts;
+  ASSERT_INT_EQ(tf_store_task_state(st, 0, &status, &done, &attempts, &err), 0);
+  ASSERT(status == TF_TASK_PENDING && done == 1 && attempts == 1);
+  expect_next_mask(st, sw, 0, 1);
+  ASSERT_INT_EQ(tf_store_begin_task(st, 0, 2, 1, &err), 0);
+  write_rounds_from(st, sw, 0, 1, 1, 6);
+  ASSERT_INT_EQ(tf_store_begin_task(st, 3, 1, 0, &err), 0);
+  write_rounds(st, sw, 3, 3, 6);
+  finish(st, 3, TF_TASK_DONE, "node-c", 0, NULL);
+  ASSERT_INT_EQ(tf_store_close(st, &err), 0);
+
+  st = open_store(pieces, sw);
+  ASSERT_INT_EQ(tf_store_task_state(st, 0, &status, &done, &attempts, &err), 0);
+  ASSERT(status == TF_TASK_PENDING && done == 2 && attempts == 2);
+  expect_next_mask(st, sw, 0, 2);
+  ASSERT_INT_EQ(tf_store_begin_task(st, 0, 3, 2, &err), 0);
+  write_rounds_from(st, sw, 0, 2, 1, 7);
+  finish(st, 0, TF_TASK_DONE, "node-d", 1, NULL);
+  ASSERT_INT_EQ(tf_store_begin_task(st, 1, 1, 0, &err), 0);
+  write_rounds(st, sw, 1, 3, 7);
+  finish(st, 1, TF_TASK_DONE, "node-d", 0, NULL);
+  ASSERT_INT_EQ(tf_store_close(st, &err), 0);
+
+  snprintf(cmd, sizeof cmd, "h5diff --exclude-path /runtime %s %s", whole, pieces);
+  ASSERT_INT_EQ(system(cmd), 0);
+  snprintf(cmd, sizeof cmd, "h5diff -q %s %s", whole, pieces);
+  int rc = system(cmd);
+  ASSERT(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
+  ASSERT_INT_EQ(attr_int_of(whole, "runtime", "runs"), 1);
+  ASSERT_INT_EQ(attr_int_of(pieces, "runtime", "runs"), 3);
+  int32_t *tries = read_ints(pieces, "runtime/attempts");
+  int32_t *start = read_ints(pieces, "runtime/start_round");
+  const int want_tries[4] = {3, 1, 1, 1}, want_start[4] = {2, 0, 0, 0};
+  for (int t = 0; t < 4; t++) {
+    ASSERT_INT_EQ(tries[t], want_tries[t]);
+    ASSERT_INT_EQ(start[t], want_start[t]);
+  }
+  free(tries);
+  free(start);
+
+  char *text = capture(status_reader, pieces, 0);
+  ASSERT_STR_CONTAINS(text,
+                      "runs:    3 (1 tasks started more than once, 1 resumed at a later round)");
+  const char *last = text + strlen(text) - 1;
+  while (last > text && last[-1] != '\n') last--;
+  ASSERT(strcmp(last, "4 tasks: 4 done, 0 failed, 0 pending (0 running/partial)\n") == 0);
+  free(text);
+  unlink(whole);
+  unlink(pieces);
+  tf_sweep_free(sw);
 }
 
 static const char *killed_path(void) {
@@ -774,7 +1152,7 @@ int main(void) {
     perror("mkdtemp");
     return 1;
   }
-  /* The crash test's child forks before this process initialises MPI. */
+  /* The crash tests' children fork before this process initialises MPI. */
   fflush(NULL);
   pid_t pid = fork();
   if (pid < 0) {
@@ -783,6 +1161,14 @@ int main(void) {
   }
   if (pid == 0) die_mid_run();
   while (waitpid(pid, &child_status, 0) < 0 && errno == EINTR) {
+  }
+  pid = fork();
+  if (pid < 0) {
+    perror("fork");
+    return 1;
+  }
+  if (pid == 0) die_before_flush();
+  while (waitpid(pid, &unflushed_status, 0) < 0 && errno == EINTR) {
   }
 
   MPI_Init(NULL, NULL);
@@ -796,6 +1182,11 @@ int main(void) {
   RUN(test_store_pads_rounds_evals_and_layers_of_smaller_tasks);
   RUN(test_store_rejects_writes_that_do_not_fit);
   RUN(test_store_file_of_killed_job_keeps_finished_task);
+  RUN(test_store_probe_tells_absent_ours_unreadable_and_foreign);
+  RUN(test_store_open_refuses_other_dimensions_leaving_file_untouched);
+  RUN(test_store_next_mask_of_each_round_reads_back);
+  RUN(test_store_begin_and_reset_record_attempts);
+  RUN(test_store_sweep_written_in_runs_equals_one_go);
   unlink(main_path());
   rmdir(tmpdir);
   MPI_Finalize();

@@ -1,9 +1,10 @@
-/* The results file: one parallel HDF5 file per sweep, created whole up front and written in
- * per-task slices, plus the serial readers behind `status` and `summary`. */
+/* The results file: one parallel HDF5 file per sweep, created whole up front, written in per-task
+ * slices and reopened to resume, plus the serial readers behind `status` and `summary`. */
 #ifndef TICKETFARM_STORE_H
 #define TICKETFARM_STORE_H
 
 #include <mpi.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "ticketfarm/error.h"
@@ -28,8 +29,10 @@ typedef struct tf_task_runtime {
 int tf_store_create(tf_store_t **out, const char *path, MPI_Comm comm, const tf_sweep_t *sw,
                     tf_err_t *err);
 
-/* Rank-local: write one task's data. Round data first, then rounds_done, so a reader never sees
- * a round counted before its data is written. */
+/* Rank-local: write one task's data. Round data first, then the ticket's mask for the next round
+ * (round->next_mask_bits, required unless the round is the task's last), then rounds_done: a
+ * task's rounds below rounds_done are final and the mask a resume at round rounds_done needs is
+ * on disk, whenever the job dies. */
 int tf_store_write_snapshot(tf_store_t *st, long task, tf_snapshot_t which, const float *params,
                             size_t n_params, tf_err_t *err);
 int tf_store_write_round(tf_store_t *st, long task, const tf_round_t *round, tf_err_t *err);
@@ -38,10 +41,65 @@ int tf_store_write_round(tf_store_t *st, long task, const tf_round_t *round, tf_
 int tf_store_finish_task(tf_store_t *st, long task, tf_task_status_t status,
                          const tf_task_runtime_t *rt, tf_err_t *err);
 
+/* What a path holds, for deciding between creating, resuming and refusing (tf_store_probe). */
+typedef enum {
+  TF_STORE_ABSENT = 0,     /* no such file */
+  TF_STORE_RESULTS = 1,    /* a ticketfarm results file */
+  TF_STORE_UNREADABLE = 2, /* a regular file without an HDF5 signature: empty, or a job killed
+                            * before its first flush (or any non-HDF5 file) */
+  TF_STORE_FOREIGN = 3     /* an HDF5 file that is not a ticketfarm results file */
+} tf_store_kind_t;
+
+/* Serial (no MPI needed): classifies path as a tf_store_kind_t (>= 0). A file with the HDF5
+ * signature that HDF5 cannot open (truncated, damaged) is TF_EHDF5, and a path that cannot be
+ * read (permission denied, a directory) TF_EIO: never UNREADABLE, so that a caller deciding to
+ * start afresh on UNREADABLE cannot replace a damaged results file by mistake. */
+int tf_store_probe(const char *path, tf_err_t *err);
+
+/* Serial: the sweep text stored in the results file at path, malloc'd in *text (the caller
+ * frees it). TF_EFORMAT when path is not a results file. */
+int tf_store_read_sweep(const char *path, char **text, tf_err_t *err);
+
+/* Collective over comm. Opens an existing results file read-write to continue it: checks that
+ * its layout, grid axes and every dataset's shape are what sw implies (TF_EMISMATCH naming the
+ * first difference otherwise; TF_EFORMAT when it is not a results file), caches the datasets
+ * as tf_store_create does, counts this run in the /runtime attribute "runs" and flushes. The
+ * checks run on a read-only open before the file is opened for writing, so the file is left
+ * byte-for-byte untouched when it fails. Comparing the sweep text is the caller's job. */
+int tf_store_open(tf_store_t **out, const char *path, MPI_Comm comm, const tf_sweep_t *sw,
+                  tf_err_t *err);
+
+/* Rank-local: task's status, rounds done and attempts (any pointer may be NULL). */
+int tf_store_task_state(tf_store_t *st, long task, tf_task_status_t *status, int *rounds_done,
+                        int *attempts, tf_err_t *err);
+
+/* Rank-local: the same for every task at once; each array holds tf_grid_tasks(sw) entries. */
+int tf_store_read_all_states(tf_store_t *st, signed char *status, int *rounds_done,
+                             int *attempts, tf_err_t *err);
+
+/* Rank-local: the ticket's mask for round rounds_done of task (tf_round_t.next_mask_bits of the
+ * last finished round), the state a resumed task starts from; n must be the task's mask size.
+ * TF_EINPUT when the task has no finished round or has finished them all. */
+int tf_store_read_next_mask(tf_store_t *st, long task, uint8_t *bits, size_t n, tf_err_t *err);
+
+/* Rank-local, before a task runs: records in /runtime how many times a run has started it and
+ * the round this attempt starts at (0 = from scratch; the task's round count when only its
+ * finish is left; -1 never started), and clears its finish time and failure reason. Also used
+ * to put back the previous values when an attempt should not count. */
+int tf_store_begin_task(tf_store_t *st, long task, int attempts, int start_round, tf_err_t *err);
+
+/* Rank-local: makes task pending with no round done (status first), to rerun it from scratch. */
+int tf_store_reset_task(tf_store_t *st, long task, tf_err_t *err);
+
+/* Collective: H5Fflush(GLOBAL), so that everything written so far survives a power loss. */
+int tf_store_flush(tf_store_t *st, tf_err_t *err);
+
 /* Collective: closes the file. Frees st even on error. */
 int tf_store_close(tf_store_t *st, tf_err_t *err);
 
-/* Serial readers (no MPI job needed; they work while a job writes the file). */
+/* Serial readers (no MPI job needed; they work while a job writes the file). status ends with
+ * the line "N tasks: A done, B failed, C pending (D running/partial)"; above it, the runs that
+ * opened the file and how many tasks were restarted or resumed at a later round. */
 int tf_store_print_status(const char *path, FILE *out, tf_err_t *err);
 int tf_store_print_summary(const char *path, FILE *out, int csv, tf_err_t *err);
 
