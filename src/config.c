@@ -2,6 +2,7 @@
 #include "ticketfarm/config.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ticketfarm/data.h"
@@ -27,6 +28,7 @@ void tf_config_default(tf_config_t *cfg) {
   cfg->batch = 60;
   cfg->iterations = 50000;
   cfg->eval_every = 100;
+  cfg->sparse_below = TF_SPARSE_BELOW_DEFAULT;
   cfg->init.kind = TF_INIT_GLOROT_NORMAL;
   cfg->init.param = NAN;
   cfg->rounds = 20;
@@ -98,4 +100,59 @@ const char *tf_scope_name(tf_prune_scope_t scope) {
 const char *tf_control_name(tf_control_t control) {
   if ((int)control < 0 || control >= TF_CONTROL_COUNT) return NULL;
   return control_names[control];
+}
+
+/* Reals compare by their bits' meaning: NaN (an absent initialiser parameter) equals NaN. */
+static int same_real(double a, double b) { return a == b || (isnan(a) && isnan(b)); }
+
+int tf_config_diff(const tf_config_t *a, const tf_config_t *b, char *buf, size_t size) {
+#define DIFF_INT(key, field)                                                          \
+  if (a->field != b->field) {                                                         \
+    snprintf(buf, size, "%s: %lld vs %lld", key, (long long)a->field, (long long)b->field); \
+    return 1;                                                                         \
+  }
+#define DIFF_REAL(key, field)                                             \
+  if (!same_real(a->field, b->field)) {                                   \
+    snprintf(buf, size, "%s: %.17g vs %.17g", key, a->field, b->field);   \
+    return 1;                                                             \
+  }
+  if (strcmp(a->name, b->name) != 0) {
+    snprintf(buf, size, "name: '%s' vs '%s'", a->name, b->name);
+    return 1;
+  }
+  if (strcmp(a->dataset, b->dataset) != 0) {
+    snprintf(buf, size, "data.dataset: %s vs %s", a->dataset, b->dataset);
+    return 1;
+  }
+  DIFF_INT("data.validation", validation)
+  int same_hidden = a->n_hidden == b->n_hidden;
+  for (int i = 0; same_hidden && i < a->n_hidden; i++) same_hidden = a->hidden[i] == b->hidden[i];
+  if (!same_hidden) {
+    snprintf(buf, size, "model.hidden differs");
+    return 1;
+  }
+  DIFF_INT("train.optimizer", optimizer)
+  DIFF_REAL("train.lr", lr)
+  DIFF_REAL("train.momentum", momentum)
+  DIFF_REAL("train.beta1", beta1)
+  DIFF_REAL("train.beta2", beta2)
+  DIFF_REAL("train.eps", eps)
+  DIFF_INT("train.batch", batch)
+  DIFF_INT("train.iterations", iterations)
+  DIFF_INT("train.eval_every", eval_every)
+  DIFF_REAL("train.sparse_below", sparse_below)
+  DIFF_INT("init", init.kind)
+  DIFF_REAL("init (parameter)", init.param)
+  DIFF_INT("prune.rounds", rounds)
+  DIFF_REAL("prune.rate", rate)
+  DIFF_REAL("prune.output_rate", output_rate)
+  DIFF_INT("prune.scope", scope)
+  DIFF_INT("prune.rewind", rewind)
+  DIFF_INT("control", control)
+  DIFF_INT("seed", seed)
+  DIFF_INT("record.weights", record_weights)
+#undef DIFF_INT
+#undef DIFF_REAL
+  if (size > 0) buf[0] = '\0';
+  return 0;
 }

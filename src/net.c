@@ -1,5 +1,6 @@
-/* MLP forward and backward (ReLU hidden layers, softmax cross-entropy) on cblas_sgemm, and the
- * plain-loop reference it is tested against. */
+/* MLP forward and backward (ReLU hidden layers, softmax cross-entropy) on cblas_sgemm for dense
+ * layers and sparse kernels for pruned ones, fused with the optimiser, and the plain-loop
+ * reference it is tested against. */
 #include "ticketfarm/net.h"
 
 #include <cblas.h>
@@ -8,8 +9,19 @@
 #include <string.h>
 
 /* Slabs start on a cache line, so vector loads in the elementwise loops and in OpenBLAS's
- * packing routines do not straddle lines at the start of every tensor. */
+ * packing routines do not straddle lines at the start of every tensor, and feature-major rows
+ * (ld a multiple of 16 floats) each start on one. */
 #define TF_NET_ALIGN 64
+
+/* The elementwise loops are compiled for AVX-512, AVX2 and baseline x86-64, one picked when the
+ * program loads; all give the same bits (an element's arithmetic is the same IEEE operations
+ * whatever the vector width, and the project compiles as ISO C, in which gcc fuses no
+ * multiply-add). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define TF_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define TF_CLONES
+#endif
 
 static float *alloc_floats(size_t n) {
   void *p = NULL;
@@ -51,6 +63,7 @@ int tf_net_create(tf_net_t *net, int n_in, const int *hidden, int n_hidden, int 
 
   net->n_layers = n_hidden + 1;
   net->max_batch = max_batch;
+  net->ld = ((size_t)max_batch + TF_SPARSE_LANES - 1) / TF_SPARSE_LANES * TF_SPARSE_LANES;
   net->sizes[0] = n_in;
   for (int l = 0; l < n_hidden; l++) net->sizes[l + 1] = hidden[l];
   net->sizes[net->n_layers] = n_out;
@@ -63,15 +76,18 @@ int tf_net_create(tf_net_t *net, int n_in, const int *hidden, int n_hidden, int 
     off += out * in;
     net->b_off[l] = off;
     off += out;
+    net->full[l] = 1;
   }
 
   net->params = alloc_floats(net->n_params);
   net->grads = alloc_floats(net->n_params);
   net->mask = alloc_floats(net->n_params);
-  if (net->params == NULL || net->grads == NULL || net->mask == NULL) goto fail_nomem;
+  net->x = alloc_floats(net->ld * (size_t)n_in);
+  if (net->params == NULL || net->grads == NULL || net->mask == NULL || net->x == NULL)
+    goto fail_nomem;
   for (size_t i = 0; i < net->n_params; i++) net->mask[i] = 1.0f;
   for (int l = 1; l <= net->n_layers; l++) {
-    size_t n = (size_t)max_batch * (size_t)net->sizes[l];
+    size_t n = net->ld * (size_t)net->sizes[l];
     net->act[l] = alloc_floats(n);
     net->delta[l] = alloc_floats(n);
     if (net->act[l] == NULL || net->delta[l] == NULL) goto fail_nomem;
@@ -89,39 +105,77 @@ void tf_net_free(tf_net_t *net) {
   free(net->params);
   free(net->grads);
   free(net->mask);
+  free(net->x);
   for (int l = 0; l <= TF_MAX_LAYERS; l++) {
     free(net->act[l]);
     free(net->delta[l]);
   }
+  for (int l = 0; l < TF_MAX_LAYERS; l++) tf_sparse_free(&net->sp[l]);
   memset(net, 0, sizeof *net);
+}
+
+static void plan_dense(tf_net_t *net) {
+  for (int l = 0; l < net->n_layers; l++) {
+    tf_sparse_free(&net->sp[l]);
+    net->sparse[l] = 0;
+  }
+  net->feature_major = 0;
+}
+
+int tf_net_plan(tf_net_t *net, double sparse_below, tf_err_t *err) {
+  plan_dense(net);
+  for (int l = 0; l < net->n_layers; l++) {
+    int in = net->sizes[l], out = net->sizes[l + 1];
+    size_t total = (size_t)in * (size_t)out, kept = 0;
+    const float *mask = net->mask + net->w_off[l];
+    for (size_t i = 0; i < total; i++) kept += mask[i] != 0.0f;
+    net->full[l] = kept == total;
+    if (!((double)kept < sparse_below * (double)total)) continue;
+    int rc = tf_sparse_build(&net->sp[l], net->params + net->w_off[l], mask, out, in, err);
+    if (rc < 0) {
+      plan_dense(net);
+      return rc;
+    }
+    net->sparse[l] = 1;
+    net->feature_major = 1;
+  }
+  return 0;
+}
+
+void tf_net_sync(tf_net_t *net) {
+  for (int l = 0; l < net->n_layers; l++)
+    if (net->sparse[l]) tf_sparse_scatter(&net->sp[l], net->params + net->w_off[l]);
 }
 
 /* Softmax cross-entropy of logits z (n, c) against y: adds the summed loss to *loss_sum, the
  * argmax hits (ties to the lower class) to *correct, and, when dz is not NULL, writes
  * dz = (softmax - onehot) / n_mean. The max is subtracted before exp so large logits cannot
- * overflow; loss = logsumexp(z) - z_y. */
-static void softmax_xent(const float *z, const int32_t *y, int n, int c, int n_mean, float *dz,
-                         double *loss_sum, long *correct) {
+ * overflow; loss = logsumexp(z) - z_y. Example i's logit j is z[i * zi + j * zj], so one loop
+ * serves both layouts and gives the same bits in each. */
+static void softmax_xent(const float *z, size_t zi, size_t zj, const int32_t *y, int n, int c,
+                         int n_mean, float *dz, double *loss_sum, long *correct) {
   double sum = 0.0;
   long hits = 0;
   for (int i = 0; i < n; i++) {
-    const float *zi = z + (size_t)i * c;
+    const float *zr = z + (size_t)i * zi;
     int best = 0;
     for (int j = 1; j < c; j++)
-      if (zi[j] > zi[best]) best = j;
-    float mx = zi[best];
+      if (zr[j * zj] > zr[best * zj]) best = j;
+    float mx = zr[best * zj];
     float s = 0.0f;
-    for (int j = 0; j < c; j++) s += expf(zi[j] - mx);
-    float lse = mx + logf(s);
-    sum += (double)(lse - zi[y[i]]);
-    hits += best == y[i];
-    if (dz != NULL) {
-      float *di = dz + (size_t)i * c;
-      for (int j = 0; j < c; j++) {
-        float p = expf(zi[j] - mx) / s;
-        di[j] = (p - (j == y[i] ? 1.0f : 0.0f)) / (float)n_mean;
-      }
+    /* With dz, the exponentials wait there for the sum, to be computed once. */
+    float *dr = dz != NULL ? dz + (size_t)i * zi : NULL;
+    for (int j = 0; j < c; j++) {
+      float e = expf(zr[j * zj] - mx);
+      s += e;
+      if (dr != NULL) dr[j * zj] = e;
     }
+    float lse = mx + logf(s);
+    sum += (double)(lse - zr[y[i] * zj]);
+    hits += best == y[i];
+    if (dr != NULL)
+      for (int j = 0; j < c; j++)
+        dr[j * zj] = (dr[j * zj] / s - (j == y[i] ? 1.0f : 0.0f)) / (float)n_mean;
   }
   *loss_sum += sum;
   if (correct != NULL) *correct += hits;
@@ -133,17 +187,28 @@ static void softmax_xent(const float *z, const int32_t *y, int n, int c, int n_m
 
 static inline float relu(float v) { return v > 0.0f ? v : 0.0f; }
 
-/* z (n, out) += b per row, then ReLU on hidden layers: bias and activation in one pass. */
-static void add_bias(float *restrict z, const float *restrict b, int n, int out, int hidden) {
-  size_t o8 = (size_t)out & ~(size_t)7;
-  for (int i = 0; i < n; i++) {
-    float *restrict zi = z + (size_t)i * (size_t)out;
-    if (hidden) {
-      for (size_t j = 0; j < o8; j++) zi[j] = relu(zi[j] + b[j]);
-      for (size_t j = o8; j < (size_t)out; j++) zi[j] = relu(zi[j] + b[j]);
+/* z (rows, cols) += b, b[j] added to column j (row-major batches) or to row j (feature-major,
+ * b_per_row), then ReLU on hidden layers: bias and activation in one pass. */
+static void add_bias(float *restrict z, size_t ldz, const float *restrict b, int rows, int cols,
+                     int b_per_row, int hidden) {
+  size_t c8 = (size_t)cols & ~(size_t)7;
+  for (int i = 0; i < rows; i++) {
+    float *restrict zi = z + (size_t)i * ldz;
+    if (b_per_row) {
+      const float bi = b[i];
+      if (hidden) {
+        for (size_t j = 0; j < c8; j++) zi[j] = relu(zi[j] + bi);
+        for (size_t j = c8; j < (size_t)cols; j++) zi[j] = relu(zi[j] + bi);
+      } else {
+        for (size_t j = 0; j < c8; j++) zi[j] += bi;
+        for (size_t j = c8; j < (size_t)cols; j++) zi[j] += bi;
+      }
+    } else if (hidden) {
+      for (size_t j = 0; j < c8; j++) zi[j] = relu(zi[j] + b[j]);
+      for (size_t j = c8; j < (size_t)cols; j++) zi[j] = relu(zi[j] + b[j]);
     } else {
-      for (size_t j = 0; j < o8; j++) zi[j] += b[j];
-      for (size_t j = o8; j < (size_t)out; j++) zi[j] += b[j];
+      for (size_t j = 0; j < c8; j++) zi[j] += b[j];
+      for (size_t j = c8; j < (size_t)cols; j++) zi[j] += b[j];
     }
   }
 }
@@ -159,24 +224,46 @@ static void column_sums(float *restrict gb, const float *restrict dz, int n, int
   }
 }
 
-/* Keeps g where mask is set and writes +0.0f elsewhere: a select rather than g * mask, so a
- * pruned entry is exactly zero even if g is Inf or NaN. */
-static void apply_mask(float *restrict g, const float *restrict mask, size_t n) {
-  size_t n8 = n & ~(size_t)7;
-  for (size_t i = 0; i < n8; i++) g[i] = mask[i] != 0.0f ? g[i] : 0.0f;
-  for (size_t i = n8; i < n; i++) g[i] = mask[i] != 0.0f ? g[i] : 0.0f;
+/* da *= ReLU'(pre-activation), read from the activation a: a > 0 exactly where the
+ * pre-activation was. Rows of `cols` elements, ld apart. */
+static void relu_backward(float *restrict da, const float *restrict a, int rows, size_t cols,
+                          size_t ld) {
+  size_t c8 = cols & ~(size_t)7;
+  for (int i = 0; i < rows; i++) {
+    float *restrict d = da + (size_t)i * ld;
+    const float *restrict ai = a + (size_t)i * ld;
+    for (size_t j = 0; j < c8; j++) d[j] = ai[j] > 0.0f ? d[j] : 0.0f;
+    for (size_t j = c8; j < cols; j++) d[j] = ai[j] > 0.0f ? d[j] : 0.0f;
+  }
 }
 
-/* da *= ReLU'(pre-activation), read from the activation a: a > 0 exactly where the
- * pre-activation was. */
-static void relu_backward(float *restrict da, const float *restrict a, size_t n) {
-  size_t n8 = n & ~(size_t)7;
-  for (size_t i = 0; i < n8; i++) da[i] = a[i] > 0.0f ? da[i] : 0.0f;
-  for (size_t i = n8; i < n; i++) da[i] = a[i] > 0.0f ? da[i] : 0.0f;
+/* Lanes [from, to) of every row of a feature-major matrix set to +0: padding examples carry no
+ * gradient, so the lane sums of the sparse kernels see exact zeros there. */
+static void zero_lanes(float *x, int rows, size_t ld, size_t from, size_t to) {
+  if (from >= to) return;
+  for (int i = 0; i < rows; i++) memset(x + (size_t)i * ld + from, 0, (to - from) * sizeof *x);
 }
+
+/* The optimiser's update of layer l, from the gradients of the current plan. */
+static void update_layer(tf_net_t *net, tf_optim_t *opt, int l) {
+  size_t out = (size_t)net->sizes[l + 1], in = (size_t)net->sizes[l];
+  if (net->sparse[l]) {
+    tf_sparse_t *sp = &net->sp[l];
+    tf_optim_update(opt, net->w_off[l], sp->val, sp->grad, NULL, (size_t)sp->nnz);
+    tf_optim_update(opt, net->b_off[l], net->params + net->b_off[l], net->grads + net->b_off[l],
+                    NULL, out);
+  } else {
+    /* Weights and bias are adjacent: one pass; the mask is 1 on the bias. */
+    size_t o = net->w_off[l];
+    tf_optim_update(opt, o, net->params + o, net->grads + o, net->full[l] ? NULL : net->mask + o,
+                    out * in + out);
+  }
+}
+
+/* ---- Row-major batches (the dense plan) ---- */
 
 /* act[1..n_layers] for input x (n rows); act[n_layers] holds the logits. */
-static void forward_blas(tf_net_t *net, const float *x, int n) {
+static void forward_rm(tf_net_t *net, const float *x, int n) {
   const float *a = x;
   for (int l = 0; l < net->n_layers; l++) {
     int in = net->sizes[l], out = net->sizes[l + 1];
@@ -184,16 +271,17 @@ static void forward_blas(tf_net_t *net, const float *x, int n) {
     float *z = net->act[l + 1];
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, a, in, w, in, 0.0f, z,
                 out);
-    add_bias(z, net->params + net->b_off[l], n, out, l + 1 < net->n_layers);
+    add_bias(z, (size_t)out, net->params + net->b_off[l], n, out, 0, l + 1 < net->n_layers);
     a = z;
   }
 }
 
-float tf_net_train_grad(tf_net_t *net, const float *x, const int32_t *y, int n) {
+static float train_rm(tf_net_t *net, const float *x, const int32_t *y, int n, tf_optim_t *opt) {
   int nl = net->n_layers;
-  forward_blas(net, x, n);
+  forward_rm(net, x, n);
   double loss = 0.0;
-  softmax_xent(net->act[nl], y, n, net->sizes[nl], n, net->delta[nl], &loss, NULL);
+  int c = net->sizes[nl];
+  softmax_xent(net->act[nl], (size_t)c, 1, y, n, c, n, net->delta[nl], &loss, NULL);
 
   for (int l = nl - 1; l >= 0; l--) {
     int in = net->sizes[l], out = net->sizes[l + 1];
@@ -203,26 +291,214 @@ float tf_net_train_grad(tf_net_t *net, const float *x, const int32_t *y, int n) 
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dz, out, a, in, 0.0f,
                 gw, in);
     column_sums(net->grads + net->b_off[l], dz, n, out);
-    apply_mask(gw, net->mask + net->w_off[l], (size_t)out * (size_t)in);
     if (l > 0) {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dz, out,
                   net->params + net->w_off[l], in, 0.0f, net->delta[l], in);
-      relu_backward(net->delta[l], net->act[l], (size_t)n * (size_t)in);
+      relu_backward(net->delta[l], net->act[l], n, (size_t)in, (size_t)in);
     }
+    /* Straight after the layer's last use of its weights, while its gradient is in cache. */
+    if (opt != NULL) update_layer(net, opt, l);
   }
   return (float)(loss / n);
+}
+
+/* ---- Feature-major batches (a plan with a sparse layer) ---- */
+
+/* A feature-major batch is cut into blocks of up to BLOCK examples, each a (features, lanes)
+ * matrix of its own, stored one after the other, so that the rows a kernel reads together lie
+ * close together (1,000 images in one matrix would put each of a block's rows in its own page).
+ * A training batch of up to BLOCK examples is one block. */
+#define BLOCK 64
+
+typedef struct block {
+  int first, count; /* examples [first, first + count) */
+  int nv;           /* vectors per row */
+  size_t lanes;     /* nv * TF_SPARSE_LANES: the block's row length */
+} block_t;
+
+static int vectors(int n) { return (n + TF_SPARSE_LANES - 1) / TF_SPARSE_LANES; }
+
+static int n_blocks(int n) { return (n + BLOCK - 1) / BLOCK; }
+
+static block_t block_of(int n, int b) {
+  block_t bk;
+  bk.first = b * BLOCK;
+  bk.count = n - bk.first < BLOCK ? n - bk.first : BLOCK;
+  bk.nv = vectors(bk.count);
+  bk.lanes = (size_t)bk.nv * TF_SPARSE_LANES;
+  return bk;
+}
+
+/* The block's matrix within a batch of `features`-long examples: every block before it is full,
+ * BLOCK lanes wide. */
+static float *block_at(float *m, int features, const block_t *bk) {
+  return m + (size_t)bk->first * (size_t)features;
+}
+
+/* act[1..n_layers] for the n examples in net->x; all lanes of every block are computed (the
+ * padding ones from zero inputs), so every lane a kernel reads is finite and set by this batch. */
+static void forward_fm(tf_net_t *net, int n) {
+  for (int bi = 0; bi < n_blocks(n); bi++) {
+    const block_t bk = block_of(n, bi);
+    const int ld = (int)bk.lanes;
+    const float *a = block_at(net->x, net->sizes[0], &bk);
+    for (int l = 0; l < net->n_layers; l++) {
+      int in = net->sizes[l], out = net->sizes[l + 1];
+      int hidden = l + 1 < net->n_layers;
+      const float *b = net->params + net->b_off[l];
+      float *z = block_at(net->act[l + 1], out, &bk);
+      if (net->sparse[l]) {
+        tf_sparse_forward(&net->sp[l], a, bk.lanes, bk.nv, b, hidden, z);
+      } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, out, ld, in, 1.0f,
+                    net->params + net->w_off[l], in, a, ld, 0.0f, z, ld);
+        add_bias(z, bk.lanes, b, out, ld, 1, hidden);
+      }
+      a = z;
+    }
+  }
+}
+
+/* Adds the summed loss of the n examples to *loss_sum and their hits to *correct; with dz (the
+ * training step) writes the loss gradient, zero in padding lanes. */
+static void softmax_fm(tf_net_t *net, const int32_t *y, int n, float *dz, double *loss_sum,
+                       long *correct) {
+  const int c = net->sizes[net->n_layers];
+  for (int bi = 0; bi < n_blocks(n); bi++) {
+    const block_t bk = block_of(n, bi);
+    float *dzb = dz != NULL ? block_at(dz, c, &bk) : NULL;
+    softmax_xent(block_at(net->act[net->n_layers], c, &bk), 1, bk.lanes, y + bk.first, bk.count,
+                 c, n, dzb, loss_sum, correct);
+    if (dzb != NULL) zero_lanes(dzb, c, bk.lanes, (size_t)bk.count, bk.lanes);
+  }
+}
+
+static float train_fm(tf_net_t *net, const int32_t *y, int n, tf_optim_t *opt) {
+  const int nl = net->n_layers;
+  forward_fm(net, n);
+  double loss = 0.0;
+  softmax_fm(net, y, n, net->delta[nl], &loss, NULL);
+
+  for (int l = nl - 1; l >= 0; l--) {
+    int in = net->sizes[l], out = net->sizes[l + 1];
+    const float *w = net->params + net->w_off[l];
+    /* Gradients over the batch: the first block writes them, later blocks add theirs. */
+    for (int bi = 0; bi < n_blocks(n); bi++) {
+      const block_t bk = block_of(n, bi);
+      const int ld = (int)bk.lanes, more = bi > 0;
+      const float *a = block_at(l == 0 ? net->x : net->act[l], in, &bk);
+      const float *dz = block_at(net->delta[l + 1], out, &bk);
+      if (net->sparse[l])
+        tf_sparse_weight_grad(&net->sp[l], dz, a, bk.lanes, bk.nv, more);
+      else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, out, in, bk.count, 1.0f, dz, ld, a,
+                    ld, more ? 1.0f : 0.0f, net->grads + net->w_off[l], in);
+      tf_sparse_row_sums(dz, out, bk.lanes, bk.nv, more, net->grads + net->b_off[l]);
+      if (l == 0) continue;
+      const float *act = block_at(net->act[l], in, &bk);
+      float *da = block_at(net->delta[l], in, &bk);
+      if (net->sparse[l]) {
+        tf_sparse_backward(&net->sp[l], dz, act, bk.lanes, bk.nv, da);
+      } else {
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, in, bk.count, out, 1.0f, w, in, dz,
+                    ld, 0.0f, da, ld);
+        relu_backward(da, act, in, (size_t)bk.count, bk.lanes);
+      }
+      zero_lanes(da, in, bk.lanes, (size_t)bk.count, bk.lanes);
+    }
+    if (opt != NULL) update_layer(net, opt, l);
+  }
+  return (float)(loss / n);
+}
+
+/* Row-major x (n, dim) into net->x feature-major, padding lanes zero. */
+static void transpose_in(tf_net_t *net, const float *x, int n) {
+  const int dim = net->sizes[0];
+  for (int bi = 0; bi < n_blocks(n); bi++) {
+    const block_t bk = block_of(n, bi);
+    float *xb = block_at(net->x, dim, &bk);
+    for (int i = 0; i < bk.count; i++)
+      for (int k = 0; k < dim; k++)
+        xb[(size_t)k * bk.lanes + (size_t)i] = x[(size_t)(bk.first + i) * dim + (size_t)k];
+    zero_lanes(xb, dim, bk.lanes, (size_t)bk.count, bk.lanes);
+  }
+}
+
+/* ---- The public entry points ---- */
+
+/* Images idx[0..count) into x (count, dim) row-major as (float)v / 255.0f, the bits of
+ * tf_data_gather's table (test_sparse checks every byte), in a loop that vectorises. */
+static TF_CLONES void gather_rows(const tf_images_t *images, const int32_t *idx, int count,
+                                  float *restrict x) {
+  const size_t dim = (size_t)images->dim, d16 = dim & ~(size_t)15;
+  for (int i = 0; i < count; i++) {
+    const uint8_t *restrict src = images->pixels + (size_t)idx[i] * dim;
+    float *restrict dst = x + (size_t)i * dim;
+    for (size_t k = 0; k < d16; k++) dst[k] = (float)src[k] / 255.0f;
+    for (size_t k = d16; k < dim; k++) dst[k] = (float)src[k] / 255.0f;
+  }
+}
+
+void tf_net_gather(tf_net_t *net, const tf_images_t *images, const int32_t *idx, int count,
+                   int32_t *y) {
+  for (int i = 0; i < count; i++) y[i] = images->labels[idx[i]];
+  if (!net->feature_major) {
+    gather_rows(images, idx, count, net->x);
+    return;
+  }
+  for (int bi = 0; bi < n_blocks(count); bi++) {
+    const block_t bk = block_of(count, bi);
+    tf_sparse_gather(images->pixels, (size_t)images->dim, idx + bk.first, bk.count,
+                     block_at(net->x, images->dim, &bk));
+  }
+}
+
+float tf_net_step(tf_net_t *net, tf_optim_t *opt, const int32_t *y, int n) {
+  tf_optim_begin_step(opt);
+  return net->feature_major ? train_fm(net, y, n, opt) : train_rm(net, net->x, y, n, opt);
+}
+
+void tf_net_update(tf_net_t *net, tf_optim_t *opt) {
+  tf_optim_begin_step(opt);
+  for (int l = net->n_layers - 1; l >= 0; l--) update_layer(net, opt, l);
+}
+
+float tf_net_train_grad(tf_net_t *net, const float *x, const int32_t *y, int n) {
+  if (!net->feature_major) return train_rm(net, x, y, n, NULL);
+  transpose_in(net, x, n);
+  return train_fm(net, y, n, NULL);
+}
+
+void tf_net_eval_batch(tf_net_t *net, const int32_t *y, int n, double *loss_sum, long *correct) {
+  int nl = net->n_layers, c = net->sizes[nl];
+  if (net->feature_major) {
+    forward_fm(net, n);
+    softmax_fm(net, y, n, NULL, loss_sum, correct);
+  } else {
+    forward_rm(net, net->x, n);
+    softmax_xent(net->act[nl], (size_t)c, 1, y, n, c, n, NULL, loss_sum, correct);
+  }
 }
 
 /* Batches longer than the workspace are evaluated in chunks of max_batch rows. */
 void tf_net_eval(tf_net_t *net, const float *x, const int32_t *y, int n, double *loss_sum,
                  long *correct) {
-  int nl = net->n_layers;
+  int nl = net->n_layers, c = net->sizes[nl];
   for (int i0 = 0; i0 < n; i0 += net->max_batch) {
     int m = n - i0 < net->max_batch ? n - i0 : net->max_batch;
-    forward_blas(net, x + (size_t)i0 * net->sizes[0], m);
-    softmax_xent(net->act[nl], y + i0, m, net->sizes[nl], m, NULL, loss_sum, correct);
+    const float *xi = x + (size_t)i0 * net->sizes[0];
+    if (net->feature_major) {
+      transpose_in(net, xi, m);
+      forward_fm(net, m);
+      softmax_fm(net, y + i0, m, NULL, loss_sum, correct);
+    } else {
+      forward_rm(net, xi, m);
+      softmax_xent(net->act[nl], (size_t)c, 1, y + i0, m, c, m, NULL, loss_sum, correct);
+    }
   }
 }
+
+/* ---- The reference ---- */
 
 static void forward_naive(tf_net_t *net, const float *x, int n) {
   const float *a = x;
@@ -247,21 +523,21 @@ float tf_net_train_grad_naive(tf_net_t *net, const float *x, const int32_t *y, i
   int nl = net->n_layers;
   forward_naive(net, x, n);
   double loss = 0.0;
-  softmax_xent(net->act[nl], y, n, net->sizes[nl], n, net->delta[nl], &loss, NULL);
+  int c = net->sizes[nl];
+  softmax_xent(net->act[nl], (size_t)c, 1, y, n, c, n, net->delta[nl], &loss, NULL);
 
   for (int l = nl - 1; l >= 0; l--) {
     int in = net->sizes[l], out = net->sizes[l + 1];
     const float *a = l == 0 ? x : net->act[l];
     const float *dz = net->delta[l + 1];
     const float *w = net->params + net->w_off[l];
-    const float *mask = net->mask + net->w_off[l];
     float *gw = net->grads + net->w_off[l];
     float *gb = net->grads + net->b_off[l];
     for (int j = 0; j < out; j++) {
       for (int k = 0; k < in; k++) {
         float s = 0.0f;
         for (int i = 0; i < n; i++) s += dz[(size_t)i * out + j] * a[(size_t)i * in + k];
-        gw[(size_t)j * in + k] = mask[(size_t)j * in + k] != 0.0f ? s : 0.0f;
+        gw[(size_t)j * in + k] = s;
       }
       float s = 0.0f;
       for (int i = 0; i < n; i++) s += dz[(size_t)i * out + j];
@@ -284,10 +560,10 @@ float tf_net_train_grad_naive(tf_net_t *net, const float *x, const int32_t *y, i
 
 void tf_net_eval_naive(tf_net_t *net, const float *x, const int32_t *y, int n, double *loss_sum,
                        long *correct) {
-  int nl = net->n_layers;
+  int nl = net->n_layers, c = net->sizes[nl];
   for (int i0 = 0; i0 < n; i0 += net->max_batch) {
     int m = n - i0 < net->max_batch ? n - i0 : net->max_batch;
     forward_naive(net, x + (size_t)i0 * net->sizes[0], m);
-    softmax_xent(net->act[nl], y + i0, m, net->sizes[nl], m, NULL, loss_sum, correct);
+    softmax_xent(net->act[nl], (size_t)c, 1, y + i0, m, c, m, NULL, loss_sum, correct);
   }
 }

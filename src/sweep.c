@@ -34,6 +34,7 @@ typedef enum {
   KEY_BATCH,
   KEY_ITERATIONS,
   KEY_EVAL_EVERY,
+  KEY_SPARSE_BELOW,
   KEY_INIT,
   KEY_ROUNDS,
   KEY_RATE,
@@ -71,6 +72,10 @@ static const tf_sweep_key_t key_docs[KEY_COUNT] = {
      "Training iterations per round, 1 to 1000000000 and a multiple of train.eval_every."},
     {"train.eval_every", "integer", "100",
      "Iterations between two evaluations of validation loss and test accuracy, at least 1."},
+    {"train.sparse_below", "real", "0.7",
+     "Density in [0, 1] below which a layer trains on sparse kernels over its surviving "
+     "weights instead of dense ones under a mask (0: never); part of what defines the results, "
+     "as the two differ by float rounding."},
     {"init", "string", "glorot_normal",
      "The weight initialiser: glorot_normal, glorot_uniform, he_normal, he_uniform, "
      "lecun_normal, lecun_uniform, orthogonal(gain), truncated_normal(sigma), normal(sigma), "
@@ -152,6 +157,7 @@ static const key_rule_t key_rules[KEY_COUNT] = {
     [KEY_BATCH] = RULE_INT(1, INT_MAX),
     [KEY_ITERATIONS] = RULE_INT(1, LONG_COUNT_MAX),
     [KEY_EVAL_EVERY] = RULE_INT(1, INT_MAX),
+    [KEY_SPARSE_BELOW] = RULE_REAL(0, 1, 0, 0),
     [KEY_INIT] = RULE_OTHER(VT_INIT, 1),
     [KEY_ROUNDS] = RULE_INT(0, 1000),
     [KEY_RATE] = RULE_REAL(0, 1, 1, 1),
@@ -669,6 +675,7 @@ static void value_apply(key_id_t key, const value_t *v, tf_config_t *cfg) {
     case KEY_BATCH: cfg->batch = (int)v->i; break;
     case KEY_ITERATIONS: cfg->iterations = (long)v->i; break;
     case KEY_EVAL_EVERY: cfg->eval_every = (int)v->i; break;
+    case KEY_SPARSE_BELOW: cfg->sparse_below = v->r; break;
     case KEY_INIT: cfg->init = v->init; break;
     case KEY_ROUNDS: cfg->rounds = (int)v->i; break;
     case KEY_RATE: cfg->rate = v->r; break;

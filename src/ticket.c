@@ -29,7 +29,6 @@ typedef struct ticket {
   int32_t *test_idx;   /* (n_test): 0..n_test-1, so test images gather like validation ones */
   int32_t *order;      /* (n_train split): the current epoch's permutation */
   long order_epoch;    /* epoch whose permutation `order` holds; -1 = none */
-  float *x;            /* (max_batch, dim) gathered inputs */
   int32_t *y;          /* (max_batch) gathered labels */
   float *theta0;       /* (n_params) initial parameters */
   float *theta_k;      /* (n_params) parameters at the rewind iteration of round 0 */
@@ -89,7 +88,7 @@ static void gather_batch(ticket_t *t, long it) {
     t->order_epoch = epoch;
   }
   const long pos = (it % per_epoch) * batch;
-  tf_data_gather(&t->data->train, t->order + pos, batch, t->x, t->y);
+  tf_net_gather(&t->net, &t->data->train, t->order + pos, batch, t->y);
 }
 
 /* Mean loss and accuracy of the net over images idx[0..n) of `images`. */
@@ -99,8 +98,8 @@ static int evaluate(ticket_t *t, const tf_images_t *images, const int32_t *idx, 
   long correct = 0;
   for (int32_t i = 0; i < n; i += EVAL_CHUNK) {
     int count = n - i < EVAL_CHUNK ? (int)(n - i) : EVAL_CHUNK;
-    tf_data_gather(images, idx + i, count, t->x, t->y);
-    tf_net_eval(&t->net, t->x, t->y, count, &loss_sum, &correct);
+    tf_net_gather(&t->net, images, idx + i, count, t->y);
+    tf_net_eval_batch(&t->net, t->y, count, &loss_sum, &correct);
     int rc = sink_poll(t->sink);
     if (rc != 0) return rc;
   }
@@ -123,51 +122,55 @@ static int eval_point(ticket_t *t, int j, float train_loss, int round, tf_err_t 
   return 0;
 }
 
-/* Trains the net as it stands (params and mask already set) from iteration `start` up to `end`.
- * With `evaluate_curve`, records evals[start/eval_every ..]. In round 0, copies the parameters at
- * the rewind iteration into theta_k. */
+/* Trains the net as it stands (params and mask already set) from iteration `start` up to `end`,
+ * each layer on dense or sparse kernels as train.sparse_below and the mask decide, and leaves
+ * the trained parameters in net->params. With `evaluate_curve`, records evals[start/eval_every
+ * ..]. In round 0, copies the parameters at the rewind iteration into theta_k. */
 static int train_round(ticket_t *t, int round, long start, long end, int evaluate_curve,
                        tf_err_t *err) {
   const tf_config_t *cfg = t->cfg;
   tf_net_t *net = &t->net;
   tf_optim_reset(&t->opt);
+  int rc = tf_net_plan(net, cfg->sparse_below, err);
+  if (rc < 0) return rc;
   if (round == 0 && cfg->rewind == 0) {
     memcpy(t->theta_k, net->params, net->n_params * sizeof *net->params);
-    int rc = snapshot(t, TF_SNAPSHOT_REWIND, t->theta_k);
+    rc = snapshot(t, TF_SNAPSHOT_REWIND, t->theta_k);
     if (rc != 0) return rc;
   }
   if (evaluate_curve) {
-    int rc = eval_point(t, (int)(start / cfg->eval_every), NAN, round, err);
+    rc = eval_point(t, (int)(start / cfg->eval_every), NAN, round, err);
     if (rc != 0) return rc;
   }
   double loss_sum = 0.0;
   long loss_count = 0;
   for (long it = start; it < end; it++) {
     gather_batch(t, it);
-    float loss = tf_net_train_grad(net, t->x, t->y, cfg->batch);
+    float loss = tf_net_step(net, &t->opt, t->y, cfg->batch);
     if (!isfinite(loss))
       return tf_err_set(err, TF_EDIVERGED, "round %d, iteration %ld: training loss is %g", round,
                         it + 1, (double)loss);
-    tf_optim_step(&t->opt, net->params, net->grads, net->mask);
     loss_sum += loss;
     loss_count++;
     const long done = it + 1;
     if (round == 0 && done == cfg->rewind) {
+      tf_net_sync(net);
       memcpy(t->theta_k, net->params, net->n_params * sizeof *net->params);
-      int rc = snapshot(t, TF_SNAPSHOT_REWIND, t->theta_k);
+      rc = snapshot(t, TF_SNAPSHOT_REWIND, t->theta_k);
       if (rc != 0) return rc;
     }
     if (evaluate_curve && done % cfg->eval_every == 0) {
-      int rc = eval_point(t, (int)(done / cfg->eval_every), (float)(loss_sum / loss_count), round, err);
+      rc = eval_point(t, (int)(done / cfg->eval_every), (float)(loss_sum / loss_count), round, err);
       if (rc != 0) return rc;
       loss_sum = 0.0;
       loss_count = 0;
     }
     if (done % POLL_EVERY == 0) {
-      int rc = sink_poll(t->sink);
+      rc = sink_poll(t->sink);
       if (rc != 0) return rc;
     }
   }
+  tf_net_sync(net);
   return 0;
 }
 
@@ -267,7 +270,6 @@ static void ticket_free(ticket_t *t) {
   tf_split_free(&t->split);
   free(t->test_idx);
   free(t->order);
-  free(t->x);
   free(t->y);
   free(t->theta0);
   free(t->theta_k);
@@ -302,7 +304,6 @@ static int ticket_setup(ticket_t *t, tf_err_t *err) {
   t->order_epoch = -1;
   t->test_idx = malloc((size_t)data->test.n * sizeof *t->test_idx);
   t->order = malloc((size_t)t->split.n_train * sizeof *t->order);
-  t->x = malloc((size_t)max_batch * (size_t)dim * sizeof *t->x);
   t->y = malloc((size_t)max_batch * sizeof *t->y);
   t->theta0 = malloc(np * sizeof *t->theta0);
   t->theta_k = malloc(np * sizeof *t->theta_k);
@@ -313,7 +314,7 @@ static int ticket_setup(ticket_t *t, tf_err_t *err) {
   t->bits = malloc(tf_prune_packed_size(&t->net));
   t->next_bits = malloc(tf_prune_packed_size(&t->net));
   t->evals = malloc((size_t)t->n_evals * sizeof *t->evals);
-  if (!t->test_idx || !t->order || !t->x || !t->y || !t->theta0 || !t->theta_k ||
+  if (!t->test_idx || !t->order || !t->y || !t->theta0 || !t->theta_k ||
       !t->ticket_final || !t->ticket_mask || !t->ctl_final || !t->ctl_mask || !t->bits ||
       !t->next_bits || !t->evals)
     return tf_err_set(err, TF_ENOMEM, "out of memory for a task of %zu parameters", np);
@@ -419,9 +420,14 @@ double tf_ticket_cost(const tf_config_t *cfg) {
   const double eval0 = evals_per_round * (double)(cfg->validation + n_test) * w;
   const double later = (double)(cfg->iterations - cfg->rewind) / (double)cfg->iterations;
   double cost = train0 + eval0;
+  double density = 1.0;
   for (int r = 1; r <= cfg->rounds; r++) {
-    cost += later * (train0 + eval0);
-    if (cfg->control != TF_CONTROL_TICKET && r < cfg->rounds) cost += later * train0;
+    /* Below train.sparse_below a round costs about its density (tests/bench_rounds.c); the
+     * expected density follows prune.rate (the output layer's own rate is a small share). */
+    density *= 1.0 - cfg->rate;
+    const double share = density < cfg->sparse_below ? density : 1.0;
+    cost += later * share * (train0 + eval0);
+    if (cfg->control != TF_CONTROL_TICKET && r < cfg->rounds) cost += later * share * train0;
   }
   return cost;
 }

@@ -1,7 +1,9 @@
 /* Tests of the optimisers: pruned entries and their state stay exactly +0.0f whatever the
- * gradient, the fused step equals the scalar reference bit for bit, hand-computed steps, reset. */
+ * gradient, the fused step equals the scalar reference bit for bit, hand-computed steps, reset,
+ * and a step in pieces or over packed kept elements equals the whole step. */
 #include "ticketfarm/optim.h"
 
+#include <float.h>
 #include <stdint.h>
 
 #include "test.h"
@@ -230,6 +232,81 @@ static void test_optim_reset_zeroes_state_and_step_count(void) {
   tf_optim_free(&used);
 }
 
+/* A step applied in pieces (begin_step, then update per piece, masked or not) equals one
+ * tf_optim_step bit for bit; and updating only the kept elements, packed with their state at
+ * the start of a range and no mask, gives each kept element the same bits as the masked step
+ * over the whole array: the sparse layers' update. */
+static void test_optim_pieces_and_packed_kept_elements_equal_one_step(void) {
+  enum { N = 1000, STEPS = 20 };
+  const tf_optimizer_kind_t kinds[3] = {TF_OPT_SGD, TF_OPT_MOMENTUM, TF_OPT_ADAM};
+  for (int o = 0; o < 3; o++) {
+    tf_config_t cfg = make_cfg(kinds[o], 0.01);
+    tf_optim_t whole, pieces, packed;
+    ASSERT_INT_EQ(tf_optim_create(&whole, &cfg, N, NULL), 0);
+    ASSERT_INT_EQ(tf_optim_create(&pieces, &cfg, N, NULL), 0);
+    ASSERT_INT_EQ(tf_optim_create(&packed, &cfg, N, NULL), 0);
+    static float p[N], q[N], g[N], mask[N], kp[N], kg[N];
+    static int32_t kept[N];
+    int nk = 0;
+    for (int i = 0; i < N; i++) {
+      p[i] = q[i] = (float)(urand() - 0.5);
+      mask[i] = urand() < 0.3 ? 0.0f : 1.0f;
+      if (mask[i] != 0.0f) {
+        kept[nk] = i;
+        kp[nk++] = p[i];
+      } else {
+        p[i] = q[i] = 0.0f;
+      }
+    }
+    for (int s = 0; s < STEPS; s++) {
+      for (int i = 0; i < N; i++) g[i] = (float)(urand() - 0.5);
+      for (int k = 0; k < nk; k++) kg[k] = g[kept[k]];
+      tf_optim_step(&whole, p, g, mask);
+      /* pieces [0, 333) masked, [333, 700) masked, [700, N) masked */
+      tf_optim_begin_step(&pieces);
+      tf_optim_update(&pieces, 0, q, g, mask, 333);
+      tf_optim_update(&pieces, 333, q + 333, g + 333, mask + 333, 367);
+      tf_optim_update(&pieces, 700, q + 700, g + 700, mask + 700, N - 700);
+      tf_optim_begin_step(&packed);
+      tf_optim_update(&packed, 0, kp, kg, NULL, (size_t)nk);
+    }
+    ASSERT(memcmp(p, q, sizeof p) == 0);
+    if (whole.m != NULL) ASSERT(memcmp(whole.m, pieces.m, sizeof p) == 0);
+    if (whole.v != NULL) ASSERT(memcmp(whole.v, pieces.v, sizeof p) == 0);
+    for (int k = 0; k < nk; k++) {
+      ASSERT(memcmp(&kp[k], &p[kept[k]], sizeof(float)) == 0);
+      if (whole.m != NULL) ASSERT(memcmp(&packed.m[k], &whole.m[kept[k]], sizeof(float)) == 0);
+      if (whole.v != NULL) ASSERT(memcmp(&packed.v[k], &whole.v[kept[k]], sizeof(float)) == 0);
+    }
+    tf_optim_free(&whole);
+    tf_optim_free(&pieces);
+    tf_optim_free(&packed);
+  }
+}
+
+/* A moment decaying under a zero gradient is set to +0 once it falls below FLT_MIN instead of
+ * turning subnormal; NaN stays NaN; the weight is unchanged either way. */
+static void test_optim_moments_below_flt_min_become_zero(void) {
+  const tf_optimizer_kind_t kinds[2] = {TF_OPT_MOMENTUM, TF_OPT_ADAM};
+  for (int o = 0; o < 2; o++) {
+    tf_config_t cfg = make_cfg(kinds[o], 0.01);
+    tf_optim_t opt;
+    ASSERT_INT_EQ(tf_optim_create(&opt, &cfg, 2, NULL), 0);
+    float p[2] = {0.5f, 0.25f}, g[2] = {0.0f, 0.0f}, one[2] = {1.0f, 1.0f};
+    opt.m[0] = 4.0f * FLT_MIN;
+    opt.m[1] = NAN;
+    if (opt.v != NULL) opt.v[0] = 1.0005f * FLT_MIN;
+    tf_optim_step(&opt, p, g, one);
+    ASSERT(opt.m[0] >= FLT_MIN); /* 0.9 * 4 FLT_MIN is still normal */
+    if (opt.v != NULL) ASSERT(is_plus_zero(opt.v[0]));
+    for (int s = 0; s < 20; s++) tf_optim_step(&opt, p, g, one);
+    ASSERT(is_plus_zero(opt.m[0]));
+    ASSERT(isnan(opt.m[1]));
+    ASSERT(p[0] == 0.5f);
+    tf_optim_free(&opt);
+  }
+}
+
 int main(void) {
   RUN(test_optim_create_allocates_state_per_kind);
   RUN(test_optim_sgd_keeps_pruned_zero_and_matches_naive);
@@ -238,5 +315,7 @@ int main(void) {
   RUN(test_optim_sgd_and_momentum_hand_computed);
   RUN(test_optim_adam_first_steps_hand_computed);
   RUN(test_optim_reset_zeroes_state_and_step_count);
+  RUN(test_optim_pieces_and_packed_kept_elements_equal_one_step);
+  RUN(test_optim_moments_below_flt_min_become_zero);
   return 0;
 }

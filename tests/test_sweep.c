@@ -60,6 +60,7 @@ static void assert_config_equal(const tf_config_t *a, const tf_config_t *b) {
   ASSERT_INT_EQ(a->batch, b->batch);
   ASSERT_INT_EQ(a->iterations, b->iterations);
   ASSERT_INT_EQ(a->eval_every, b->eval_every);
+  ASSERT(a->sparse_below == b->sparse_below);
   ASSERT_INT_EQ(a->init.kind, b->init.kind);
   ASSERT((isnan(a->init.param) && isnan(b->init.param)) || a->init.param == b->init.param);
   ASSERT_INT_EQ(a->rounds, b->rounds);
@@ -299,12 +300,12 @@ static void test_sweep_key_table_documents_every_key_with_its_default(void) {
   size_t n = 0;
   const tf_sweep_key_t *keys = tf_sweep_keys(&n);
   static const char *const order[] = {
-      "name",         "data.dataset",      "data.validation", "model.hidden",
-      "train.optimizer", "train.lr",       "train.momentum",  "train.beta1",
-      "train.beta2",  "train.eps",         "train.batch",     "train.iterations",
-      "train.eval_every", "init",          "prune.rounds",    "prune.rate",
-      "prune.output_rate", "prune.scope",  "prune.rewind",    "control",
-      "seed",         "record.weights",    "grid"};
+      "name",             "data.dataset",       "data.validation", "model.hidden",
+      "train.optimizer",  "train.lr",           "train.momentum",  "train.beta1",
+      "train.beta2",      "train.eps",          "train.batch",     "train.iterations",
+      "train.eval_every", "train.sparse_below", "init",            "prune.rounds",
+      "prune.rate",       "prune.output_rate",  "prune.scope",     "prune.rewind",
+      "control",          "seed",               "record.weights",  "grid"};
   ASSERT_INT_EQ(n, sizeof order / sizeof order[0]);
   tf_config_t def;
   tf_config_default(&def);
@@ -566,7 +567,43 @@ static void test_grid_checks_every_task_of_a_large_grid(void) {
   tf_sweep_free(sw);
 }
 
+/* train.sparse_below: a real in [0, 1], default the measured crossover, and a grid axis whose
+ * values reach the tasks' configs. */
+static void test_sweep_sparse_below_is_a_bounded_real_grid_axis(void) {
+  tf_config_t def;
+  tf_config_default(&def);
+  ASSERT(def.sparse_below == TF_SPARSE_BELOW_DEFAULT);
+  ASSERT(def.sparse_below > 0.0 && def.sparse_below < 1.0);
+  tf_sweep_t *sw = parse_ok("train:\n  sparse_below: 0\n");
+  ASSERT(tf_sweep_base(sw)->sparse_below == 0.0);
+  tf_sweep_free(sw);
+  sw = parse_ok("grid:\n  train.sparse_below: [0, 0.25, 1]\n");
+  ASSERT_INT_EQ(tf_grid_tasks(sw), 3);
+  ASSERT_INT_EQ(tf_grid_axis_kind(sw, 0), TF_AXIS_REAL);
+  ASSERT(strcmp(tf_grid_axis_key(sw, 0), "train.sparse_below") == 0);
+  const double want[3] = {0.0, 0.25, 1.0};
+  for (long t = 0; t < 3; t++) {
+    tf_config_t cfg;
+    ASSERT_INT_EQ(tf_grid_task(sw, t, &cfg, NULL), 0);
+    ASSERT(cfg.sparse_below == want[t]);
+    ASSERT(tf_grid_value_real(sw, 0, t) == want[t]);
+    char buf[64];
+    tf_config_t other = cfg;
+    other.sparse_below = 0.5;
+    ASSERT_INT_EQ(tf_config_diff(&cfg, &other, buf, sizeof buf), 1);
+    ASSERT_STR_CONTAINS(buf, "train.sparse_below");
+  }
+  tf_sweep_free(sw);
+  tf_err_t err = {0};
+  const char *bad = "train:\n  sparse_below: 1.5\n";
+  ASSERT_STR_CONTAINS(parse_bad(bad, strlen(bad), &err),
+                      "mem.yaml:2:17: train.sparse_below: must be in [0, 1], got 1.5");
+  bad = "grid:\n  train.sparse_below: [0.2, -0.1]\n";
+  ASSERT_STR_CONTAINS(parse_bad(bad, strlen(bad), &err), "train.sparse_below: must be in [0, 1]");
+}
+
 int main(void) {
+  RUN(test_sweep_sparse_below_is_a_bounded_real_grid_axis);
   RUN(test_sweep_example_expands_18_tasks_last_axis_fastest);
   RUN(test_sweep_grid_value_overrides_fixed_value);
   RUN(test_sweep_three_lines_give_frankle_defaults);

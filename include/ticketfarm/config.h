@@ -2,6 +2,7 @@
 #ifndef TICKETFARM_CONFIG_H
 #define TICKETFARM_CONFIG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ticketfarm/error.h"
@@ -9,6 +10,11 @@
 #define TF_MAX_HIDDEN 8
 #define TF_MAX_LAYERS (TF_MAX_HIDDEN + 1) /* weight layers: hidden ones plus the output layer */
 #define TF_NAME_MAX 128
+/* train.sparse_below's default: the density below which LeNet-300-100 trains and evaluates
+ * faster on the sparse kernels than on SGEMM with a mask, one thread, measured with
+ * tests/bench_layer.c (crossing at 0.78 for a training step, 0.68 for evaluation, on AVX-512
+ * against OpenBLAS's Haswell kernels; lower where the sparse kernels only get AVX2). */
+#define TF_SPARSE_BELOW_DEFAULT 0.7
 
 typedef enum { TF_OPT_SGD, TF_OPT_MOMENTUM, TF_OPT_ADAM, TF_OPT_COUNT } tf_optimizer_kind_t;
 typedef enum { TF_SCOPE_LAYERWISE, TF_SCOPE_GLOBAL, TF_SCOPE_COUNT } tf_prune_scope_t;
@@ -57,6 +63,8 @@ typedef struct tf_config {
   int batch;                     /* train.batch */
   long iterations;               /* train.iterations: per round */
   int eval_every;                /* train.eval_every */
+  double sparse_below;           /* train.sparse_below: a layer of lower density trains on sparse
+                                  * kernels, the others dense; 0 = never sparse */
   tf_init_spec_t init;           /* init */
   int rounds;                    /* prune.rounds: rounds after the dense round 0 */
   double rate;                   /* prune.rate: fraction of remaining weights removed per round */
@@ -75,6 +83,11 @@ void tf_config_default(tf_config_t *cfg);
  * multiples of eval_every, batch no larger than the training images left after validation).
  * Returns 0 or TF_EINPUT with a message naming the keys. */
 int tf_config_check(const tf_config_t *cfg, tf_err_t *err);
+
+/* Compares two configurations key by key. Returns 0 when every key that shapes results is equal;
+ * otherwise 1, with "KEY: A vs B" for the first difference written into buf. Every field of
+ * tf_config_t must be compared here. */
+int tf_config_diff(const tf_config_t *a, const tf_config_t *b, char *buf, size_t size);
 
 /* Names as written in sweep files; NULL for an out-of-range value. */
 const char *tf_optimizer_name(tf_optimizer_kind_t kind);

@@ -10,10 +10,12 @@
 typedef struct tf_optim {
   tf_optimizer_kind_t kind;
   float lr, momentum, beta1, beta2, eps;
-  long t;      /* steps taken since the last reset (Adam's bias correction) */
+  long t;       /* steps taken since the last reset (Adam's bias correction) */
+  float step;   /* Adam, set by tf_optim_begin_step: lr / (1 - beta1^t) */
+  float vscale; /* Adam, likewise: 1 / sqrt(1 - beta2^t) */
   size_t n;
-  float *m;    /* (n) momentum buffer / Adam first moment; NULL for SGD */
-  float *v;    /* (n) Adam second moment; NULL otherwise */
+  float *m;     /* (n) momentum buffer / Adam first moment; NULL for SGD */
+  float *v;     /* (n) Adam second moment; NULL otherwise */
 } tf_optim_t;
 
 /* Takes kind, lr, momentum, beta1, beta2, eps from cfg. Returns 0 or TF_ENOMEM. */
@@ -24,8 +26,22 @@ void tf_optim_free(tf_optim_t *opt);
 void tf_optim_reset(tf_optim_t *opt);
 
 /* One step: params -= update(grads), then params, m and v are multiplied by mask (0/1), so that
- * masked entries are exactly 0 afterwards whatever grads held. */
+ * masked entries are exactly +0.0f afterwards whatever grads held (Inf and NaN included).
+ * Equals tf_optim_begin_step followed by tf_optim_update over all n elements. Adam's update is
+ * p -= step * m / (sqrt(v) * vscale + eps), the textbook bias-corrected step with the two
+ * corrections folded into per-step scalars. Moments that decay below FLT_MIN (subnormal) become
+ * +0: too small to move a weight, and a hundred times slower to compute with. */
 void tf_optim_step(tf_optim_t *opt, float *params, const float *grads, const float *mask);
+
+/* A step in pieces, so a caller can update each tensor as soon as its gradient is ready, or keep
+ * a pruned layer's surviving weights packed: begin_step counts the step (once per step, before
+ * its updates); update then applies it to p[0..count) with gradients g[0..count), using the
+ * state elements [off, off + count) of m and v. mask (count) as in tf_optim_step, or NULL when
+ * every element is kept. Updating a set of disjoint pieces equals one tf_optim_step, bit for
+ * bit; the result does not depend on the processor's vector width. */
+void tf_optim_begin_step(tf_optim_t *opt);
+void tf_optim_update(tf_optim_t *opt, size_t off, float *p, const float *g, const float *mask,
+                     size_t count);
 
 /* The reference: the same update element by element with no vectorisation hints, for tests. */
 void tf_optim_step_naive(tf_optim_t *opt, float *params, const float *grads, const float *mask);
