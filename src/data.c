@@ -69,6 +69,14 @@ static int ends_with(const char *s, const char *suffix) {
   return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+/* zlib's message for the last error, without the "PATH: " zlib puts before it: ours names the
+ * file already. */
+static const char *gz_reason(const idx_file_t *f, int *zcode) {
+  const char *msg = gzerror(f->gz, zcode);
+  size_t n = strlen(f->path);
+  return strncmp(msg, f->path, n) == 0 && strncmp(msg + n, ": ", 2) == 0 ? msg + n + 2 : msg;
+}
+
 /* Reads up to n bytes; returns the count read (short only at end of file) or a negative code. */
 static long long idx_read_some(idx_file_t *f, void *buf, size_t n, tf_err_t *err) {
   size_t got = 0;
@@ -79,14 +87,14 @@ static long long idx_read_some(idx_file_t *f, void *buf, size_t n, tf_err_t *err
       int r = gzread(f->gz, (char *)buf + got, (unsigned)want);
       if (r < 0) {
         int zcode = 0;
-        const char *zmsg = gzerror(f->gz, &zcode);
+        const char *zmsg = gz_reason(f, &zcode);
         if (zcode == Z_ERRNO)
           return tf_err_set(err, TF_EIO, "%s: read failed: %s", f->path, strerror(errno));
         return tf_err_set(err, TF_EFORMAT, "%s: bad gzip data: %s", f->path, zmsg);
       }
       if (r == 0) {
         int zcode = 0;
-        const char *zmsg = gzerror(f->gz, &zcode);
+        const char *zmsg = gz_reason(f, &zcode);
         if (zcode != Z_OK && zcode != Z_STREAM_END)
           return tf_err_set(err, TF_EFORMAT, "%s: bad gzip data: %s", f->path, zmsg);
         break;
@@ -289,7 +297,41 @@ static int find_idx(char *path, size_t size, const char *dir, const char *name, 
       name, path, name, name);
 }
 
+/* Parts of a dataset's block, in file order: train images, train labels, test images, labels. */
+static void carve(tf_dataset_t *ds, const data_shape_t *shape, const char *name,
+                  const uint8_t *block) {
+  const uint8_t *train_images = block;
+  const uint8_t *train_labels = train_images + (size_t)shape->n_train * (size_t)shape->dim;
+  const uint8_t *test_images = train_labels + (size_t)shape->n_train;
+  const uint8_t *test_labels = test_images + (size_t)shape->n_test * (size_t)shape->dim;
+  snprintf(ds->name, sizeof ds->name, "%s", name);
+  ds->classes = shape->classes;
+  ds->train = (tf_images_t){shape->n_train, shape->dim, train_images, train_labels};
+  ds->test = (tf_images_t){shape->n_test, shape->dim, test_images, test_labels};
+}
+
+int tf_data_bytes(const char *name, size_t *bytes, tf_err_t *err) {
+  int i = data_index(name, err);
+  if (i < 0) return i;
+  const data_shape_t *shape = &data_shapes[i];
+  *bytes = ((size_t)shape->n_train + (size_t)shape->n_test) * ((size_t)shape->dim + 1);
+  return 0;
+}
+
+int tf_data_view(tf_dataset_t *ds, const char *name, const uint8_t *block, tf_err_t *err) {
+  memset(ds, 0, sizeof *ds);
+  int i = data_index(name, err);
+  if (i < 0) return i;
+  carve(ds, &data_shapes[i], name, block);
+  return 0;
+}
+
 int tf_data_load(tf_dataset_t *ds, const char *dir, const char *name, tf_err_t *err) {
+  return tf_data_load_into(ds, dir, name, NULL, err);
+}
+
+int tf_data_load_into(tf_dataset_t *ds, const char *dir, const char *name, uint8_t *into,
+                      tf_err_t *err) {
   memset(ds, 0, sizeof *ds);
   int i = data_index(name, err);
   if (i < 0) return i;
@@ -334,7 +376,7 @@ int tf_data_load(tf_dataset_t *ds, const char *dir, const char *name, tf_err_t *
 
   size_t total = 0;
   for (int k = 0; k < IDX_FILES; k++) total += files[k].bytes;
-  uint8_t *block = malloc(total);
+  uint8_t *block = into != NULL ? into : malloc(total);
   if (block == NULL) {
     rc = tf_err_set(err, TF_ENOMEM, "dataset '%s': no memory for %zu bytes", name, total);
     goto fail;
@@ -350,17 +392,14 @@ int tf_data_load(tf_dataset_t *ds, const char *dir, const char *name, tf_err_t *
     rc = idx_finish(&files[k], parts[k], classes, err);
     if (rc < 0) {
       for (int j = k + 1; j < IDX_FILES; j++) idx_close(&files[j]);
-      free(block);
+      if (into == NULL) free(block);
       memset(ds, 0, sizeof *ds);
       return rc;
     }
   }
 
-  snprintf(ds->name, sizeof ds->name, "%s", name);
-  ds->classes = shape->classes;
-  ds->train = (tf_images_t){shape->n_train, shape->dim, parts[TRAIN_IMAGES], parts[TRAIN_LABELS]};
-  ds->test = (tf_images_t){shape->n_test, shape->dim, parts[TEST_IMAGES], parts[TEST_LABELS]};
-  ds->owned = block;
+  carve(ds, shape, name, block);
+  ds->owned = into != NULL ? NULL : block;
   return 0;
 
 fail:

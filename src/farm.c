@@ -1,29 +1,53 @@
 /* The MPI task farm: rank 0 hands out tasks longest-first and runs tasks itself between
- * requests; idle ranks wait in test-and-sleep loops so no core spins. */
+ * requests; idle ranks wait in test-and-sleep loops so no core spins; a stop request (signal or
+ * time budget) ends every rank at a safe point with the file closed and resumable. */
 #include "ticketfarm/farm.h"
 
 #include <math.h>
 #include <mpi.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ticketfarm/data.h"
+#include "ticketfarm/lock.h"
 #include "ticketfarm/log.h"
+#include "ticketfarm/net.h"
 #include "ticketfarm/store.h"
 #include "ticketfarm/ticket.h"
 
-enum { TAG_REQUEST = 101, TAG_TASK = 102 };
-enum { MSG_LEN = 3 }; /* request: {finished task or -1, its status, unused}; reply: {task or -1} */
+enum { TAG_REQUEST = 101, TAG_TASK = 102, TAG_STOP = 103 };
+/* request: {finished task or -1, its outcome}; reply: {task or -1, 0} */
+enum { MSG_LEN = 2 };
+/* Outcomes a worker reports besides tf_task_status_t. */
+enum { OUTCOME_INTERRUPTED = 100 };
 
 /* Sleep between polls of an idle rank: long enough to free the core, short against a task. */
 #define IDLE_SLEEP_NS 2000000L
 
+static volatile sig_atomic_t stop_signals;
+
+static void on_stop_signal(int sig) {
+  (void)sig;
+  if (++stop_signals >= 2) _exit(3);
+}
+
+void tf_farm_install_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGUSR1, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+}
+
 typedef struct dataset_slot {
   char name[32];
   tf_dataset_t data;
-  int loaded;
+  MPI_Win win; /* the node's shared copy */
 } dataset_slot_t;
 
 typedef struct farm {
@@ -34,14 +58,19 @@ typedef struct farm {
   char host[64];
   dataset_slot_t datasets[4];
   int n_datasets;
+  int stopping;       /* no more tasks are started; running ones stop at a safe point */
+  double started;     /* wall clock at the start of the run */
   /* rank 0 only */
-  long *queue;        /* task ids, longest expected first */
-  double *cost;       /* (tasks) expected cost */
+  tf_lock_t lock;
+  long n_tasks;
+  long *queue;        /* unfinished task ids, longest expected first */
+  double *cost;       /* (n_tasks) expected remaining cost */
   long n_queue, next; /* queue[next..n_queue) not yet handed out */
-  long done, failed, running;
+  long done, failed, running, interrupted;
   int stopped;        /* workers told to stop */
-  double cost_total, cost_done;
-  double started, last_progress;
+  char *worker_stopped; /* (size) */
+  double cost_total, cost_done, last_progress;
+  tf_farm_report_t *report;
   /* worker side: a request sent early, before the current task's last writes */
   int request_sent;
 } farm_t;
@@ -73,7 +102,8 @@ static void format_duration(double s, char *buf, size_t size) {
 
 static void progress(farm_t *f, int force) {
   double now = wall_now();
-  if (!force && (f->opt->progress_every <= 0 || now - f->last_progress < f->opt->progress_every))
+  tf_lock_heartbeat(&f->lock);
+  if (f->opt->progress_every <= 0 || (!force && now - f->last_progress < f->opt->progress_every))
     return;
   f->last_progress = now;
   double elapsed = now - f->started;
@@ -82,8 +112,20 @@ static void progress(farm_t *f, int force) {
   double left = f->cost_total - f->cost_done;
   format_duration(f->cost_done > 0 ? elapsed * left / f->cost_done : NAN, eta, sizeof eta);
   tf_log(TF_LOG_INFO, "%ld/%ld tasks done, %ld running, %ld failed, %s elapsed, ETA %s",
-         f->done + f->failed, f->n_queue, f->running, f->failed, el,
-         f->done + f->failed == f->n_queue ? "0s" : eta);
+         f->report->done_before + f->done, f->n_tasks, f->running, f->failed, el,
+         f->next == f->n_queue && f->running == 0 ? "0s" : eta);
+}
+
+static void count_outcome(farm_t *f, long task, long outcome) {
+  f->running--;
+  if (outcome == TF_TASK_DONE)
+    f->done++;
+  else if (outcome == TF_TASK_FAILED)
+    f->failed++;
+  else
+    f->interrupted++;
+  if (outcome != OUTCOME_INTERRUPTED) f->cost_done += f->cost[task];
+  progress(f, wall_now() - f->last_progress > 1.0);
 }
 
 typedef struct queued {
@@ -98,30 +140,77 @@ static int cmp_queued(const void *a, const void *b) {
   return (x->task > y->task) - (x->task < y->task);
 }
 
-static int build_queue(farm_t *f, tf_err_t *err) {
-  long n = tf_grid_tasks(f->sw);
+/* Rank 0: reads every task's state and queues the unfinished ones. Failed tasks are skipped (or
+ * reset with retry_failed); a task started max_attempts times without finishing is failed as a
+ * poison task, so one task that kills its job cannot stop the sweep. */
+static int plan_tasks(farm_t *f, tf_err_t *err) {
+  const long n = f->n_tasks;
+  signed char *status = malloc((size_t)n);
+  int *rounds_done = malloc((size_t)n * sizeof *rounds_done);
+  int *attempts = malloc((size_t)n * sizeof *attempts);
+  queued_t *order = malloc((size_t)n * sizeof *order);
   f->queue = malloc((size_t)n * sizeof *f->queue);
   f->cost = malloc((size_t)n * sizeof *f->cost);
-  if (f->queue == NULL || f->cost == NULL)
-    return tf_err_set(err, TF_ENOMEM, "out of memory for a queue of %ld tasks", n);
-  queued_t *order = malloc((size_t)n * sizeof *order);
-  if (order == NULL) return tf_err_set(err, TF_ENOMEM, "out of memory for a queue of %ld tasks", n);
-  for (long i = 0; i < n; i++) {
-    tf_config_t cfg;
-    int rc = tf_grid_task(f->sw, i, &cfg, err);
-    if (rc < 0) {
-      free(order);
-      return rc;
-    }
-    f->cost[i] = tf_ticket_cost(&cfg);
-    f->cost_total += f->cost[i];
-    order[i] = (queued_t){f->cost[i], i};
+  int rc = 0;
+  if (!status || !rounds_done || !attempts || !order || !f->queue || !f->cost) {
+    rc = tf_err_set(err, TF_ENOMEM, "out of memory for a queue of %ld tasks", n);
+    goto done;
   }
-  qsort(order, (size_t)n, sizeof *order, cmp_queued);
-  for (long i = 0; i < n; i++) f->queue[i] = order[i].task;
+  rc = tf_store_read_all_states(f->store, status, rounds_done, attempts, err);
+  if (rc < 0) goto done;
+  long failed_before = 0;
+  for (long t = 0; t < n; t++) {
+    tf_config_t cfg;
+    rc = tf_grid_task(f->sw, t, &cfg, err);
+    if (rc < 0) goto done;
+    double total = tf_ticket_cost(&cfg);
+    f->cost[t] = total * (double)(cfg.rounds + 1 - rounds_done[t]) / (cfg.rounds + 1);
+    if (status[t] == TF_TASK_DONE) {
+      f->report->done_before++;
+      continue;
+    }
+    if (status[t] == TF_TASK_FAILED && !f->opt->retry_failed) {
+      failed_before++;
+      continue;
+    }
+    if (status[t] == TF_TASK_FAILED) {
+      rc = tf_store_reset_task(f->store, t, err);
+      if (rc < 0) goto done;
+      f->cost[t] = total;
+    } else if (attempts[t] >= f->opt->max_attempts) {
+      char reason[256];
+      snprintf(reason, sizeof reason,
+               "poison task: started %d times without finishing (--max-attempts %d)",
+               attempts[t], f->opt->max_attempts);
+      tf_task_runtime_t rt = {.rank = f->rank, .started = wall_now(), .finished = wall_now(),
+                              .fail_reason = reason};
+      snprintf(rt.host, sizeof rt.host, "%s", f->host);
+      rc = tf_store_finish_task(f->store, t, TF_TASK_FAILED, &rt, err);
+      if (rc < 0) goto done;
+      tf_log(TF_LOG_WARN, "task %ld: %s", t, reason);
+      f->failed++;
+      continue;
+    }
+    if (rounds_done[t] > 0) f->report->resumed++;
+    f->cost_total += f->cost[t];
+    order[f->n_queue++] = (queued_t){f->cost[t], t};
+  }
+  qsort(order, (size_t)f->n_queue, sizeof *order, cmp_queued);
+  for (long i = 0; i < f->n_queue; i++) f->queue[i] = order[i].task;
+  f->failed += failed_before;
+  if (f->report->done_before > 0 || failed_before > 0 || f->report->resumed > 0)
+    tf_log(TF_LOG_INFO,
+           "resuming: %ld of %ld tasks done before, %ld failed before%s, %ld to run (%ld "
+           "continue from a finished round)",
+           f->report->done_before, n, failed_before,
+           failed_before > 0 && !f->opt->retry_failed ? " (--retry-failed reruns them)" : "",
+           f->n_queue, f->report->resumed);
+done:
+  free(status);
+  free(rounds_done);
+  free(attempts);
   free(order);
-  f->n_queue = n;
-  return 0;
+  return rc;
 }
 
 static const tf_dataset_t *dataset_for(farm_t *f, const char *name) {
@@ -130,36 +219,140 @@ static const tf_dataset_t *dataset_for(farm_t *f, const char *name) {
   return NULL;
 }
 
-/* Every rank loads every dataset the sweep uses, once; any failure is reported on every rank. */
+/* Makes a rank-local outcome collective: every rank returns the first rank's error code. */
+static int agree(int rc, tf_err_t *err, const char *what) {
+  int worst;
+  MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  if (worst < 0 && rc == 0) rc = tf_err_set(err, worst, "another rank failed: %s", what);
+  return rc;
+}
+
+/* Each dataset the sweep uses is read once per node, by the node's first rank, into memory the
+ * node's ranks share (an MPI shared-memory window), not once per rank. Collective. */
 static int load_datasets(farm_t *f, tf_err_t *err) {
   const char *root = f->opt->data_root != NULL ? f->opt->data_root : tf_data_root();
+  MPI_Comm node;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+  int node_rank;
+  MPI_Comm_rank(node, &node_rank);
   int rc = 0;
-  long n = tf_grid_tasks(f->sw);
-  for (long i = 0; i < n && rc == 0; i++) {
+  for (long i = 0; i < f->n_tasks && rc == 0; i++) {
     tf_config_t cfg;
-    rc = tf_grid_task(f->sw, i, &cfg, err);
-    if (rc < 0 || dataset_for(f, cfg.dataset) != NULL) continue;
+    tf_grid_task(f->sw, i, &cfg, NULL);
+    if (dataset_for(f, cfg.dataset) != NULL) continue;
     if (f->n_datasets == (int)(sizeof f->datasets / sizeof f->datasets[0])) {
       rc = tf_err_set(err, TF_EINPUT, "too many datasets in one sweep");
       break;
     }
     dataset_slot_t *slot = &f->datasets[f->n_datasets];
     snprintf(slot->name, sizeof slot->name, "%s", cfg.dataset);
-    rc = tf_data_load(&slot->data, root, cfg.dataset, err);
-    if (rc == 0) {
-      slot->loaded = 1;
-      f->n_datasets++;
+    size_t bytes = 0;
+    rc = tf_data_bytes(cfg.dataset, &bytes, err);
+    if (rc < 0) break;
+    uint8_t *base = NULL;
+    MPI_Win_allocate_shared(node_rank == 0 ? (MPI_Aint)bytes : 0, 1, MPI_INFO_NULL, node, &base,
+                            &slot->win);
+    f->n_datasets++;
+    if (node_rank == 0) rc = tf_data_load_into(&slot->data, root, cfg.dataset, base, err);
+    rc = agree(rc, err, "loading the datasets");
+    if (rc < 0) break;
+    /* The loads above become visible to the node's other ranks. */
+    MPI_Win_lock_all(MPI_MODE_NOCHECK, slot->win);
+    MPI_Win_sync(slot->win);
+    MPI_Barrier(node);
+    MPI_Win_sync(slot->win);
+    MPI_Win_unlock_all(slot->win);
+    if (node_rank != 0) {
+      MPI_Aint size;
+      int unit;
+      MPI_Win_shared_query(slot->win, 0, &size, &unit, &base);
+      rc = tf_data_view(&slot->data, cfg.dataset, base, err);
     }
   }
-  int worst = rc, any;
-  MPI_Allreduce(&worst, &any, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-  if (any < 0 && rc == 0)
-    rc = tf_err_set(err, any, "another rank could not load a dataset");
-  return rc;
+  MPI_Comm_free(&node);
+  return agree(rc, err, "loading the datasets");
+}
+
+/* Rank 0 decides between creating and resuming out_path; the other ranks follow. */
+static int open_store(farm_t *f, const char *out_path, tf_err_t *err) {
+  int mode = 0; /* 0 create, 1 open, < 0 error */
+  if (f->rank == 0) {
+    mode = tf_lock_acquire(&f->lock, out_path, err);
+    if (mode == 0 && f->lock.recovered)
+      tf_log(TF_LOG_WARN, "took over the lock of a job that is gone (%s)", f->lock.previous);
+    int kind = mode == 0 ? tf_store_probe(out_path, err) : mode;
+    if (kind == TF_STORE_RESULTS) {
+      char *text = NULL;
+      tf_sweep_t *old = NULL;
+      mode = tf_store_read_sweep(out_path, &text, err);
+      if (mode == 0) mode = tf_sweep_parse(&old, text, strlen(text), out_path, err);
+      if (mode == 0) {
+        char why[512] = "";
+        long n_old = tf_grid_tasks(old);
+        if (n_old != f->n_tasks)
+          snprintf(why, sizeof why, "%ld tasks in the file, %ld in the sweep", n_old, f->n_tasks);
+        for (long t = 0; why[0] == '\0' && t < f->n_tasks; t++) {
+          tf_config_t a, b;
+          tf_grid_task(old, t, &a, NULL);
+          tf_grid_task(f->sw, t, &b, NULL);
+          char d[400];
+          if (tf_config_diff(&a, &b, d, sizeof d))
+            snprintf(why, sizeof why, "task %ld: %s (file vs sweep)", t, d);
+        }
+        mode = why[0] ? tf_err_set(err, TF_EMISMATCH,
+                                   "%s holds results of a different sweep (%s); resume it with "
+                                   "the sweep it was started with, or choose another output",
+                                   out_path, why)
+                      : 1;
+      }
+      tf_sweep_free(old);
+      free(text);
+    } else if (kind == TF_STORE_UNREADABLE && f->lock.recovered) {
+      tf_log(TF_LOG_WARN, "%s was left unreadable by a job killed before its datasets were "
+             "created; starting it afresh", out_path);
+      mode = unlink(out_path) == 0 ? 0 : tf_err_set(err, TF_EIO, "%s: cannot remove", out_path);
+    } else if (kind == TF_STORE_UNREADABLE) {
+      mode = tf_err_set(err, TF_EINPUT, "%s exists and is not an HDF5 file; refusing to "
+                        "overwrite it", out_path);
+    } else if (kind == TF_STORE_FOREIGN) {
+      mode = tf_err_set(err, TF_EINPUT, "%s is an HDF5 file but not ticketfarm results; "
+                        "refusing to overwrite it", out_path);
+    } else if (kind < 0) {
+      mode = kind;
+    }
+  }
+  MPI_Bcast(&mode, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  if (mode < 0) {
+    if (f->rank != 0) tf_err_set(err, mode, "%s cannot be used (see rank 0)", out_path);
+    return mode;
+  }
+  int rc = load_datasets(f, err);
+  if (rc < 0) return rc;
+  f->report->created = mode == 0;
+  rc = mode == 0 ? tf_store_create(&f->store, out_path, MPI_COMM_WORLD, f->sw, err)
+                 : tf_store_open(&f->store, out_path, MPI_COMM_WORLD, f->sw, err);
+  return agree(rc, err, mode == 0 ? "creating the results file" : "opening the results file");
+}
+
+static int stop_requested(farm_t *f) {
+  if (!f->stopping && (stop_signals > 0 ||
+                       (f->opt->stop_after > 0 && wall_now() - f->started >= f->opt->stop_after))) {
+    f->stopping = 1;
+    if (f->rank == 0) {
+      tf_log(TF_LOG_INFO, "stopping: %s; running tasks stop at their next safe point",
+             stop_signals > 0 ? "signal received" : "--stop-after reached");
+      long none[MSG_LEN] = {-1, 0};
+      for (int w = 1; w < f->size; w++)
+        if (!f->worker_stopped[w])
+          MPI_Send(none, MSG_LEN, MPI_LONG, w, TAG_STOP, MPI_COMM_WORLD);
+    }
+  }
+  return f->stopping;
 }
 
 /* Rank 0: answer every pending request. A request may report a finished task. */
 static void serve(farm_t *f) {
+  stop_requested(f);
   for (;;) {
     int flag = 0;
     MPI_Status status;
@@ -168,21 +361,19 @@ static void serve(farm_t *f) {
     long msg[MSG_LEN];
     MPI_Recv(msg, MSG_LEN, MPI_LONG, status.MPI_SOURCE, TAG_REQUEST, MPI_COMM_WORLD,
              MPI_STATUS_IGNORE);
-    if (msg[0] >= 0) {
-      f->running--;
-      if (msg[1] == TF_TASK_DONE)
-        f->done++;
-      else
-        f->failed++;
-      f->cost_done += f->cost[msg[0]];
-      progress(f, f->opt->progress_every > 0 && wall_now() - f->last_progress > 1.0);
+    if (msg[0] >= 0) count_outcome(f, msg[0], msg[1]);
+    /* A worker that stopped on its own signal tells the master the job is ending. */
+    if (msg[1] == OUTCOME_INTERRUPTED && !f->stopping) {
+      stop_signals = stop_signals > 0 ? stop_signals : 1;
+      stop_requested(f);
     }
-    long reply[MSG_LEN] = {-1, 0, 0};
-    if (f->next < f->n_queue) {
+    long reply[MSG_LEN] = {-1, 0};
+    if (!f->stopping && f->next < f->n_queue) {
       reply[0] = f->queue[f->next++];
       f->running++;
     } else {
       f->stopped++;
+      f->worker_stopped[status.MPI_SOURCE] = 1;
     }
     MPI_Send(reply, MSG_LEN, MPI_LONG, status.MPI_SOURCE, TAG_TASK, MPI_COMM_WORLD);
   }
@@ -196,8 +387,8 @@ typedef struct task_ctx {
   tf_err_t *err;
 } task_ctx_t;
 
-static void send_request(farm_t *f, long finished, int status) {
-  long msg[MSG_LEN] = {finished, status, 0};
+static void send_request(farm_t *f, long finished, long outcome) {
+  long msg[MSG_LEN] = {finished, outcome};
   MPI_Send(msg, MSG_LEN, MPI_LONG, 0, TAG_REQUEST, MPI_COMM_WORLD);
   f->request_sent = 1;
 }
@@ -215,18 +406,57 @@ static int sink_round(void *ctx, const tf_round_t *round) {
   return tf_store_write_round(f->store, c->task, round, c->err);
 }
 
+/* Between training steps: rank 0 serves requests; every rank notices a stop. */
 static int sink_poll(void *ctx) {
-  task_ctx_t *c = ctx;
-  if (c->farm->rank == 0 && c->farm->size > 1) serve(c->farm);
-  return 0;
+  farm_t *f = ((task_ctx_t *)ctx)->farm;
+  if (f->rank == 0) {
+    if (f->size > 1) serve(f);
+    return stop_requested(f);
+  }
+  if (!f->stopping) {
+    int flag = 0;
+    MPI_Iprobe(0, TAG_STOP, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE);
+    if (flag) {
+      long none[MSG_LEN];
+      MPI_Recv(none, MSG_LEN, MPI_LONG, 0, TAG_STOP, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      f->stopping = 1;
+    }
+  }
+  return stop_requested(f);
 }
 
-/* Runs one task and records its outcome. Returns its status, or a negative code for an error
- * that must stop the job (the file or memory failed). */
+/* Runs one task from its last finished round and records its outcome. Returns the outcome, or a
+ * negative code for an error that must stop the job (the file or memory failed). */
 static int run_task(farm_t *f, long task, tf_err_t *err) {
   task_ctx_t c = {.farm = f, .task = task, .err = err};
   int rc = tf_grid_task(f->sw, task, &c.cfg, err);
   if (rc < 0) return rc;
+  tf_task_status_t status;
+  int rounds_done = 0, attempts = 0;
+  rc = tf_store_task_state(f->store, task, &status, &rounds_done, &attempts, err);
+  if (rc < 0) return rc;
+  tf_ticket_start_t start = {.round = rounds_done};
+  uint8_t *bits = NULL;
+  if (rounds_done > 0 && rounds_done <= c.cfg.rounds) {
+    int32_t n_train, n_test, dim, classes;
+    size_t n_weights = 0;
+    tf_data_shape(c.cfg.dataset, &n_train, &n_test, &dim, &classes, NULL);
+    tf_net_count_params(dim, c.cfg.hidden, c.cfg.n_hidden, classes, &n_weights);
+    size_t n_bytes = (n_weights + 7) / 8;
+    bits = malloc(n_bytes);
+    if (bits == NULL) return tf_err_set(err, TF_ENOMEM, "out of memory");
+    rc = tf_store_read_next_mask(f->store, task, bits, n_bytes, err);
+    if (rc < 0) {
+      free(bits);
+      return rc;
+    }
+    start.mask_bits = bits;
+  }
+  rc = tf_store_begin_task(f->store, task, attempts + 1, rounds_done, err);
+  if (rc < 0) {
+    free(bits);
+    return rc;
+  }
   tf_ticket_sink_t sink = {.ctx = &c, .snapshot = sink_snapshot, .round_done = sink_round,
                            .poll = sink_poll};
   tf_task_runtime_t rt = {.rank = f->rank, .started = wall_now()};
@@ -234,10 +464,18 @@ static int run_task(farm_t *f, long task, tf_err_t *err) {
   f->request_sent = 0;
   tf_err_t task_err = {0};
   c.err = &task_err;
-  rc = tf_ticket_run(&c.cfg, dataset_for(f, c.cfg.dataset), NULL, &sink, &task_err);
-  tf_task_status_t status = TF_TASK_DONE;
+  /* A task killed after its last round but before its status is complete apart from that. */
+  if (rounds_done <= c.cfg.rounds)
+    rc = tf_ticket_run(&c.cfg, dataset_for(f, c.cfg.dataset), &start, &sink, &task_err);
+  free(bits);
+  tf_task_status_t outcome = TF_TASK_DONE;
+  if (rc == TF_EINTERRUPTED) {
+    /* A clean stop does not count towards the poison limit. */
+    rc = tf_store_begin_task(f->store, task, attempts, rounds_done, err);
+    return rc < 0 ? rc : OUTCOME_INTERRUPTED;
+  }
   if (rc == TF_EDIVERGED) {
-    status = TF_TASK_FAILED;
+    outcome = TF_TASK_FAILED;
     rt.fail_reason = task_err.msg;
     tf_log(TF_LOG_WARN, "task %ld failed: %s", task, task_err.msg);
   } else if (rc < 0) {
@@ -245,27 +483,20 @@ static int run_task(farm_t *f, long task, tf_err_t *err) {
     return tf_err_prefix(err, "task %ld", task);
   }
   rt.finished = wall_now();
-  rc = tf_store_finish_task(f->store, task, status, &rt, err);
+  rc = tf_store_finish_task(f->store, task, outcome, &rt, err);
   if (rc < 0) return rc;
-  return status;
+  return outcome;
 }
 
 static int run_master(farm_t *f, tf_err_t *err) {
-  f->started = f->last_progress = wall_now();
-  while (f->next < f->n_queue || f->stopped < f->size - 1 || f->running > 0) {
+  while (f->stopped < f->size - 1 || f->running > 0 || (!f->stopping && f->next < f->n_queue)) {
     if (f->size > 1) serve(f);
-    if (f->next < f->n_queue) {
+    if (!stop_requested(f) && f->next < f->n_queue) {
       long task = f->queue[f->next++];
       f->running++;
       int rc = run_task(f, task, err);
       if (rc < 0) return rc;
-      f->running--;
-      if (rc == TF_TASK_DONE)
-        f->done++;
-      else
-        f->failed++;
-      f->cost_done += f->cost[task];
-      progress(f, f->opt->progress_every > 0 && wall_now() - f->last_progress > 1.0);
+      count_outcome(f, task, rc);
     } else {
       idle_sleep();
     }
@@ -274,7 +505,7 @@ static int run_master(farm_t *f, tf_err_t *err) {
   return 0;
 }
 
-/* Waits for a message without spinning: MPI's blocking receive busy-polls a whole core. */
+/* Waits for a request without spinning: MPI's blocking calls busy-poll a whole core. */
 static void wait_request(MPI_Request *req) {
   int flag = 0;
   MPI_Test(req, &flag, MPI_STATUS_IGNORE);
@@ -285,63 +516,79 @@ static void wait_request(MPI_Request *req) {
 }
 
 static int run_worker(farm_t *f, tf_err_t *err) {
-  long finished = -1;
-  int status = 0;
+  long finished = -1, outcome = 0;
   for (;;) {
-    if (!f->request_sent) send_request(f, finished, status);
+    /* A done task's request went out before its last write; others report now. */
+    if (!f->request_sent) send_request(f, finished, outcome);
     long reply[MSG_LEN];
     MPI_Request req;
     MPI_Irecv(reply, MSG_LEN, MPI_LONG, 0, TAG_TASK, MPI_COMM_WORLD, &req);
     wait_request(&req);
     f->request_sent = 0;
-    if (reply[0] < 0) return 0;
+    if (reply[0] < 0) break;
     int rc = run_task(f, reply[0], err);
     if (rc < 0) return rc;
     finished = reply[0];
-    status = rc;
-    /* A failed task ended before its last round: its request goes out now. A done task's
-     * request went out before its last write and reported it done. */
+    outcome = rc;
   }
+  /* A stop notice may have crossed the final reply: take it off the wire. */
+  int flag = 0;
+  MPI_Iprobe(0, TAG_STOP, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE);
+  if (flag) {
+    long none[MSG_LEN];
+    MPI_Recv(none, MSG_LEN, MPI_LONG, 0, TAG_STOP, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+  }
+  return 0;
 }
 
 int tf_farm_run(const tf_sweep_t *sw, const char *out_path, const tf_farm_options_t *opt,
                 tf_farm_report_t *report, tf_err_t *err) {
-  farm_t f = {.sw = sw, .opt = opt};
+  tf_farm_report_t local;
+  if (report == NULL) report = &local;
+  memset(report, 0, sizeof *report);
+  farm_t f = {.sw = sw, .opt = opt, .report = report, .started = wall_now()};
+  f.last_progress = f.started;
   MPI_Comm_rank(MPI_COMM_WORLD, &f.rank);
   MPI_Comm_size(MPI_COMM_WORLD, &f.size);
   if (gethostname(f.host, sizeof f.host) != 0) snprintf(f.host, sizeof f.host, "unknown");
   f.host[sizeof f.host - 1] = '\0';
-  if (report != NULL) memset(report, 0, sizeof *report);
+  f.n_tasks = tf_grid_tasks(sw);
+  f.worker_stopped = calloc((size_t)f.size, 1);
 
-  int rc = load_datasets(&f, err);
-  if (rc == 0) rc = build_queue(&f, err);
-  if (rc == 0) {
-    rc = tf_store_create(&f.store, out_path, MPI_COMM_WORLD, sw, err);
-    int worst;
-    MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    if (worst < 0 && rc == 0) {
-      rc = tf_err_set(err, worst, "another rank could not create %s", out_path);
-      tf_store_close(f.store, NULL);
-    }
-  }
-  if (rc == 0) {
-    rc = f.rank == 0 ? run_master(&f, err) : run_worker(&f, err);
+  int rc = f.worker_stopped != NULL ? 0 : tf_err_set(err, TF_ENOMEM, "out of memory");
+  rc = agree(rc, err, "allocating");
+  if (rc == 0) rc = open_store(&f, out_path, err);
+  if (rc < 0) {
+    report->collective = 1;
+  } else {
+    if (f.rank == 0) rc = plan_tasks(&f, err);
+    rc = agree(rc, err, "reading the task states");
+    if (rc < 0) report->collective = 1;
+    if (rc == 0) rc = f.rank == 0 ? run_master(&f, err) : run_worker(&f, err);
     if (rc == 0) {
       /* Finished ranks wait here without spinning until every rank is done. */
       MPI_Request barrier;
       MPI_Ibarrier(MPI_COMM_WORLD, &barrier);
       wait_request(&barrier);
       rc = tf_store_close(f.store, err);
+      f.store = NULL;
     }
   }
-  if (rc == 0 && f.rank == 0 && report != NULL) {
-    report->tasks = f.n_queue;
-    report->done = f.done;
+  if (f.store != NULL && report->collective) tf_store_close(f.store, NULL);
+  if (f.rank == 0) {
+    report->tasks = f.n_tasks;
+    report->done = report->done_before + f.done;
     report->failed = f.failed;
+    report->interrupted = report->done + report->failed < f.n_tasks;
     report->wall_s = wall_now() - f.started;
+    /* The lock goes with a clean end; a crash leaves it for the next run to recover. */
+    if (rc == 0 || report->collective) tf_lock_release(&f.lock);
   }
-  for (int i = 0; i < f.n_datasets; i++) tf_data_free(&f.datasets[i].data);
+  /* Freeing a window is collective: skipped when a rank-local error is about to abort the job. */
+  if (rc == 0 || report->collective)
+    for (int i = 0; i < f.n_datasets; i++) MPI_Win_free(&f.datasets[i].win);
   free(f.queue);
   free(f.cost);
+  free(f.worker_stopped);
   return rc;
 }

@@ -35,7 +35,7 @@ int main(int argc, char **argv) {
   tf_err_t err = {0};
   tf_sweep_t *sw = NULL;
   ASSERT_INT_EQ(tf_sweep_parse(&sw, sweep_text, strlen(sweep_text), "farm.yaml", &err), 0);
-  tf_farm_options_t opt = {.progress_every = 0};
+  tf_farm_options_t opt = {.progress_every = 0, .max_attempts = 3};
   tf_farm_report_t report;
   int rc = tf_farm_run(sw, path, &opt, &report, &err);
   if (rc != 0) fprintf(stderr, "rank %d: %s\n", rank, err.msg);

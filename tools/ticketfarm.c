@@ -33,11 +33,17 @@ static const char usage_text[] =
     "\n"
     "commands:\n"
     "  run SWEEP.yaml -o OUT.h5   run every task of the sweep (under mpirun or srun; one\n"
-    "                             process also works) and write the results file\n"
-    "      -o, --output FILE      the results file to create (required; never overwritten)\n"
+    "                             process also works) into the results file; an existing\n"
+    "                             file of the same sweep is resumed, another one refused\n"
+    "      -o, --output FILE      the results file (required)\n"
     "      -d, --data DIR         datasets directory (default $TICKETFARM_DATA or data/)\n"
     "      -p, --progress SEC     seconds between progress lines on stderr (default 10)\n"
     "      -q, --quiet            no progress lines\n"
+    "      --stop-after TIME      stop as on SIGTERM after TIME (e.g. 11h30m, 90m, 45s)\n"
+    "      --retry-failed         rerun the tasks recorded as failed\n"
+    "      --max-attempts N       fail a task started N times without finishing (default 3)\n"
+    "                             SIGTERM or SIGUSR1 stops at the next safe point (exit 3);\n"
+    "                             a second signal stops at once\n"
     "  plan SWEEP.yaml            validate the sweep; print its tasks, expected work and file\n"
     "                             size (no MPI launcher needed)\n"
     "  status OUT.h5              done, failed and pending tasks of a results file\n"
@@ -212,13 +218,44 @@ static int load_sweep_everywhere(const char *path, int rank, tf_sweep_t **sw, tf
   return rc;
 }
 
+/* "11h30m", "90m", "45s", "1d", "3600": seconds, or -1 when malformed. */
+static double parse_duration(const char *text) {
+  double total = 0.0;
+  const char *p = text;
+  if (*p == '\0') return -1.0;
+  while (*p != '\0') {
+    char *end;
+    double v = strtod(p, &end);
+    if (end == p || v < 0) return -1.0;
+    double unit = 1.0;
+    switch (*end) {
+      case 'd': unit = 86400.0; end++; break;
+      case 'h': unit = 3600.0; end++; break;
+      case 'm': unit = 60.0; end++; break;
+      case 's': end++; break;
+      case '\0': break;
+      default: return -1.0;
+    }
+    total += v * unit;
+    p = end;
+  }
+  return total;
+}
+
 static int cmd_run(int argc, char **argv) {
+  enum { OPT_STOP_AFTER = 1000, OPT_RETRY_FAILED, OPT_MAX_ATTEMPTS };
   static const struct option long_opts[] = {
-      {"output", required_argument, NULL, 'o'}, {"data", required_argument, NULL, 'd'},
-      {"progress", required_argument, NULL, 'p'}, {"quiet", no_argument, NULL, 'q'},
+      {"output", required_argument, NULL, 'o'},
+      {"data", required_argument, NULL, 'd'},
+      {"progress", required_argument, NULL, 'p'},
+      {"quiet", no_argument, NULL, 'q'},
+      {"stop-after", required_argument, NULL, OPT_STOP_AFTER},
+      {"retry-failed", no_argument, NULL, OPT_RETRY_FAILED},
+      {"max-attempts", required_argument, NULL, OPT_MAX_ATTEMPTS},
       {NULL, 0, NULL, 0}};
   const char *out = NULL, *data = NULL;
-  double progress_every = 10.0;
+  double progress_every = 10.0, stop_after = 0.0;
+  int retry_failed = 0, max_attempts = 3;
   int c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "o:d:p:q", long_opts, NULL)) != -1) {
@@ -233,6 +270,21 @@ static int cmd_run(int argc, char **argv) {
         break;
       }
       case 'q': progress_every = 0; break;
+      case OPT_STOP_AFTER:
+        stop_after = parse_duration(optarg);
+        if (stop_after <= 0)
+          return usage_error("--stop-after takes a duration like 11h30m, 90m or 45s, not '%s'",
+                             optarg);
+        break;
+      case OPT_RETRY_FAILED: retry_failed = 1; break;
+      case OPT_MAX_ATTEMPTS: {
+        char *end;
+        long v = strtol(optarg, &end, 10);
+        if (*end != '\0' || v < 1 || v > 1000000)
+          return usage_error("--max-attempts takes a whole number >= 1, not '%s'", optarg);
+        max_attempts = (int)v;
+        break;
+      }
       default: return usage_error("run: bad option%s", "");
     }
   }
@@ -240,6 +292,7 @@ static int cmd_run(int argc, char **argv) {
   if (out == NULL) return usage_error("run needs an output file: -o OUT.h5%s", "");
   const char *sweep_path = argv[optind];
 
+  tf_farm_install_signals();
   MPI_Init(&argc, &argv);
   openblas_set_num_threads(1);
   int rank, size;
@@ -249,15 +302,6 @@ static int cmd_run(int argc, char **argv) {
   tf_err_t err = {0};
   tf_sweep_t *sw = NULL;
   int rc = load_sweep_everywhere(sweep_path, rank, &sw, &err);
-  if (rc == 0) {
-    /* Results are never overwritten: a finished or running sweep's file is refused. */
-    int exists = 0;
-    if (rank == 0) exists = access(out, F_OK) == 0;
-    MPI_Bcast(&exists, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    if (exists)
-      rc = tf_err_set(&err, TF_EINPUT, "%s already exists; choose another output file or "
-                      "remove it", out);
-  }
   if (rc < 0) {
     if (rank == 0) fail(&err);
     tf_sweep_free(sw);
@@ -267,26 +311,34 @@ static int cmd_run(int argc, char **argv) {
   if (rank == 0)
     tf_log(TF_LOG_INFO, "%s: %ld tasks on %d rank%s -> %s", sweep_path, tf_grid_tasks(sw), size,
            size == 1 ? "" : "s", out);
-  tf_farm_options_t opt = {.data_root = data, .progress_every = progress_every};
+  tf_farm_options_t opt = {.data_root = data, .progress_every = progress_every,
+                           .stop_after = stop_after, .max_attempts = max_attempts,
+                           .retry_failed = retry_failed};
   tf_farm_report_t report;
   rc = tf_farm_run(sw, out, &opt, &report, &err);
   tf_sweep_free(sw);
   if (rc < 0) {
-    fprintf(stderr, "ticketfarm: error (rank %d): %s\n", rank, err.msg);
-    if (err.code == TF_EINPUT || err.code == TF_EFORMAT) {
-      /* Raised on every rank before any task ran (missing or malformed data, bad output). */
-      MPI_Finalize();
-      return EXIT_USAGE;
+    if (!report.collective) {
+      /* Other ranks may be inside a collective call: only an abort ends them. */
+      fprintf(stderr, "ticketfarm: error (rank %d): %s\n", rank, err.msg);
+      MPI_Abort(MPI_COMM_WORLD, tf_err_exit_code(rc));
     }
-    MPI_Abort(MPI_COMM_WORLD, tf_err_exit_code(rc));
+    if (rank == 0) fail(&err);
+    MPI_Finalize();
+    return tf_err_exit_code(rc);
   }
   int exit_code = EXIT_OK;
   if (rank == 0) {
-    tf_log(TF_LOG_INFO, "%ld tasks: %ld done, %ld failed in %.1f s; results in %s",
-           report.tasks, report.done, report.failed, report.wall_s, out);
-    if (report.failed > 0) {
-      tf_log(TF_LOG_ERROR, "%ld task%s failed; see 'ticketfarm status %s'", report.failed,
-             report.failed == 1 ? "" : "s", out);
+    tf_log(TF_LOG_INFO, "%ld tasks: %ld done, %ld failed, %ld left; %.1f s; results in %s",
+           report.tasks, report.done, report.failed,
+           report.tasks - report.done - report.failed, report.wall_s, out);
+    if (report.interrupted) {
+      tf_log(TF_LOG_INFO, "interrupted; run the same command again to resume");
+      exit_code = EXIT_INTERRUPTED;
+    } else if (report.failed > 0) {
+      tf_log(TF_LOG_ERROR, "%ld task%s failed; see 'ticketfarm status %s'%s", report.failed,
+             report.failed == 1 ? "" : "s", out,
+             retry_failed ? "" : " (--retry-failed reruns them)");
       exit_code = EXIT_RUNTIME;
     }
   }

@@ -47,6 +47,17 @@ int tf_data_load(tf_dataset_t *ds, const char *dir, const char *name, tf_err_t *
 
 void tf_data_free(tf_dataset_t *ds);
 
+/* Bytes a dataset occupies in memory: every image and label of both splits. */
+int tf_data_bytes(const char *name, size_t *bytes, tf_err_t *err);
+
+/* tf_data_load into caller memory of tf_data_bytes bytes (ds->owned stays NULL), so that one
+ * process per node can fill memory the node's other ranks share. */
+int tf_data_load_into(tf_dataset_t *ds, const char *dir, const char *name, uint8_t *block,
+                      tf_err_t *err);
+
+/* Points ds at a block that tf_data_load_into filled, here or in another process. */
+int tf_data_view(tf_dataset_t *ds, const char *name, const uint8_t *block, tf_err_t *err);
+
 /* The training/validation split for one seed: a permutation of the n training images from
  * TF_STREAM_SPLIT(seed); the first `validation` go to val_idx (sorted ascending), the rest to
  * train_idx (sorted ascending), so every initialiser and control of a seed sees the same split. */

@@ -1,5 +1,6 @@
 /* The MPI task farm: rank 0 hands tasks out (longest first) and works too; every rank runs whole
- * tasks and writes its results into the shared file. The only module that knows MPI scheduling. */
+ * tasks and writes its results into the shared file; an interrupted sweep resumes in the same
+ * file. The only module that knows MPI scheduling. */
 #ifndef TICKETFARM_FARM_H
 #define TICKETFARM_FARM_H
 
@@ -7,21 +8,38 @@
 #include "ticketfarm/sweep.h"
 
 typedef struct tf_farm_options {
-  const char *data_root;    /* where datasets live; NULL = tf_data_root() */
-  double progress_every;    /* seconds between progress lines on rank 0; <= 0: only at the end */
+  const char *data_root; /* where datasets live; NULL = tf_data_root() */
+  double progress_every; /* seconds between progress lines on rank 0; <= 0: none */
+  double stop_after;     /* seconds of wall time after which to stop as on SIGTERM; <= 0: never */
+  int max_attempts;      /* a task started this many times without finishing is failed */
+  int retry_failed;      /* rerun tasks recorded as failed */
 } tf_farm_options_t;
 
-/* What the job did, known on rank 0 (zeros elsewhere). */
+/* What the job did, known on rank 0 (zeros elsewhere, but for `collective`). */
 typedef struct tf_farm_report {
-  long tasks, done, failed;
+  long tasks;       /* tasks in the sweep */
+  long done;        /* done at the end, earlier runs' included */
+  long failed;      /* failed at the end */
+  long done_before; /* already done when this run started */
+  long resumed;     /* tasks continued from a round > 0 */
+  int interrupted;  /* stopped by a signal or --stop-after with tasks left */
+  int created;      /* the file was created by this run (not resumed) */
+  int collective;   /* on error: every rank returned it (no MPI_Abort needed) */
   double wall_s;
 } tf_farm_report_t;
 
-/* Collective over MPI_COMM_WORLD (MPI must be initialised). Loads the datasets the sweep needs,
- * creates out_path, runs every task once, closes the file. Failed tasks (diverged) are recorded
- * in the file and counted, not returned as errors. Returns 0, or a TF_E* code with err filled on
- * the rank that saw it (the caller aborts the job on a runtime error, since other ranks may be
- * inside a collective call). */
+/* Installs the SIGTERM/SIGUSR1/SIGINT handlers: the first signal asks the farm to stop at the
+ * next safe point, the second ends the process at once with exit code 3. */
+void tf_farm_install_signals(void);
+
+/* Collective over MPI_COMM_WORLD (MPI must be initialised). Takes the output's lock file,
+ * creates out_path or resumes it when it holds the same sweep (refused with TF_EMISMATCH naming
+ * the difference otherwise, the file untouched), loads the datasets, runs every unfinished task
+ * (from its last finished round), closes the file. Failed tasks (diverged, or poison: started
+ * max_attempts times) are recorded in the file and counted, not returned as errors. A signal or
+ * stop_after stops handing out tasks, interrupts running ones at a safe point and returns 0 with
+ * report->interrupted set. Returns 0, or a TF_E* code with err filled on the rank that saw it;
+ * report->collective tells whether every rank returned it. */
 int tf_farm_run(const tf_sweep_t *sw, const char *out_path, const tf_farm_options_t *opt,
                 tf_farm_report_t *report, tf_err_t *err);
 
