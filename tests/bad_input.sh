@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# Bad input is refused cleanly: every malformed sweep (tests/fixtures/sweeps/bad, first line
+# "# expect: LINE:COL: message") makes `ticketfarm plan` and `mpirun -n 2 ticketfarm run` exit 2
+# with PATH:LINE:COL: message; every broken dataset (tests/fixtures/idx/*, made by make.sh) makes
+# `run` exit 2 with a message naming the file; nothing crashes or trips a sanitizer, and a
+# refused run leaves nothing behind. An output path that cannot be created fails with a message
+# naming it. With --full-disk instead: a run whose file outgrows a 2 MiB tmpfs exits 1 with a
+# clear message, without hanging, and leaves a file h5dump reads with every finished row intact.
+#   tests/bad_input.sh [--full-disk] path/to/ticketfarm
+# JOBS (default 4) refusals run at once: each is mostly mpirun start-up.
+set -euo pipefail
+
+usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+mode=refusals
+case "${1:-}" in
+  -h | --help) usage; exit 0 ;;
+  --full-disk) mode=full_disk; shift ;;
+esac
+[ $# = 1 ] || { usage >&2; exit 2; }
+TF=$(realpath "$1")
+here=$(cd "$(dirname "$0")" && pwd)
+JOBS=${JOBS:-4}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+export OPENBLAS_NUM_THREADS=1 HDF5_USE_FILE_LOCKING=FALSE
+T=$(mktemp -d)
+mounted=
+cleanup() {
+  [ -n "$mounted" ] && umount -l "$mounted" 2>/dev/null
+  rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# What a crash or a sanitizer leaves in the output.
+crash_marks='Sanitizer|runtime error:|on signal|Segmentation fault|core dumped|Aborted'
+
+# refuse LABEL DIR EXPECT WANT CMD...: runs CMD in the empty directory DIR and records in
+# $T/results/LABEL whether it exited with a code in WANT ("2", "1 2"), printed EXPECT (a fixed
+# string), showed no crash, and left DIR empty.
+refuse() {
+  local label=$1 dir=$2 expect=$3 want=$4 log="$T/logs/$1.log" rc=0 why=
+  shift 4
+  mkdir -p "$dir"
+  (cd "$dir" && exec "$@") >"$log" 2>&1 || rc=$?
+  case " $want " in *" $rc "*) ;; *) why="exit $rc, expected ${want// / or }" ;; esac
+  if [ -z "$why" ] && ! grep -qF -- "$expect" "$log"; then why="no '$expect' in the output"; fi
+  if [ -z "$why" ] && grep -qE "$crash_marks" "$log"; then
+    why="crash or sanitizer report: $(grep -m1 -E "$crash_marks" "$log")"
+  fi
+  if [ -z "$why" ] && [ -n "$(find "$dir" -mindepth 1 -maxdepth 1)" ]; then
+    why="left files behind: $(find "$dir" -mindepth 1 -maxdepth 1 -printf '%f ' | head -c 300)"
+  fi
+  if [ -z "$why" ]; then
+    echo "ok    $label" >"$T/results/$label"
+  else
+    { echo "FAIL  $label: $why"; echo "      \$ ${*}"; sed 's/^/      | /' "$log" | head -15; } \
+      >"$T/results/$label"
+  fi
+}
+
+# spawn CMD...: runs CMD in the background, at most JOBS at once.
+spawn() {
+  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
+  "$@" &
+}
+
+report() {
+  wait
+  local pass fail
+  cat "$T"/results/*
+  pass=$(cat "$T"/results/* | grep -c '^ok' || true)
+  fail=$(cat "$T"/results/* | grep -c '^FAIL' || true)
+  echo "bad input: $pass passed, $fail failed"
+  [ "$fail" = 0 ] && [ "$pass" -gt 0 ]
+}
+
+refusals() {
+  mkdir -p "$T/results" "$T/logs" "$T/work"
+
+  # Sweeps: plan and run both refuse, naming PATH:LINE:COL.
+  local f name expect n_sweeps=0
+  for f in "$here"/fixtures/sweeps/bad/*.yaml; do
+    name=$(basename "$f" .yaml)
+    expect=$(head -n 1 "$f")
+    case $expect in
+      "# expect: "*) expect="$f:${expect#\# expect: }" ;;
+      *)
+        echo "FAIL  sweep $name: first line is not '# expect: ...'" >"$T/results/sweep-$name"
+        continue
+        ;;
+    esac
+    spawn refuse "sweep-plan-$name" "$T/work/plan-$name" "$expect" 2 "$TF" plan "$f"
+    spawn refuse "sweep-run-$name" "$T/work/run-$name" "$expect" 2 \
+      mpirun -n 2 "$TF" run "$f" -o "$T/work/run-$name/out.h5" -q
+    n_sweeps=$((n_sweeps + 1))
+  done
+
+  # Datasets: the small cases kept in the tree must be what make.sh makes, then the large ones
+  # are made here.
+  "$here/fixtures/idx/make.sh" --small "$T/idx-small"
+  local diffs
+  if diffs=$(diff -r --exclude=make.sh --exclude=tiny.yaml "$here/fixtures/idx" "$T/idx-small" \
+    2>&1); then
+    echo "ok    idx-corpus-matches-make.sh" >"$T/results/idx-corpus"
+  else
+    { echo "FAIL  idx corpus differs from make.sh's output (rerun tests/fixtures/idx/make.sh):"
+      echo "$diffs" | head -10; } >"$T/results/idx-corpus"
+  fi
+  "$here/fixtures/idx/make.sh" --large "$T/idx-large"
+  local root c n_idx=0
+  for root in "$here/fixtures/idx" "$T/idx-large"; do
+    for c in "$root"/*/; do
+      c=${c%/}
+      [ -f "$c/expect" ] || continue
+      name=$(basename "$c")
+      expect=$(sed "s|\\\$DATA|$c|g" "$c/expect")
+      spawn refuse "idx-$name" "$T/work/idx-$name" "$expect" 2 \
+        env TICKETFARM_DATA="$c" mpirun -n 2 "$TF" run "$here/fixtures/idx/tiny.yaml" \
+        -o "$T/work/idx-$name/out.h5" -q
+      n_idx=$((n_idx + 1))
+    done
+  done
+
+  # Output paths that cannot be created, with a dataset that loads. Root passes permission
+  # checks, so a read-only directory is only tried for other users; /proc refuses everyone.
+  local valid="$T/idx-large/valid" o n=0
+  : >"$T/work/a-file"
+  local -a outs=("$T/work/a-file/out.h5" "$T/work/no-such-dir/sub/out.h5" "/proc/out.h5")
+  if [ "$(id -u)" != 0 ]; then
+    mkdir -p "$T/work/read-only"
+    chmod 555 "$T/work/read-only"
+    outs+=("$T/work/read-only/out.h5")
+  fi
+  for o in "${outs[@]}"; do
+    n=$((n + 1))
+    spawn refuse "output-path-$n" "$T/work/out-$n" "$o" "1 2" \
+      env TICKETFARM_DATA="$valid" mpirun -n 2 "$TF" run "$here/fixtures/idx/tiny.yaml" -o "$o" -q
+  done
+  wait
+  [ -e "$T/work/no-such-dir" ] && echo "FAIL  output-path: run created $T/work/no-such-dir" \
+    >"$T/results/output-path-mkdir"
+  echo "$n_sweeps bad sweeps (plan and run), $n_idx broken datasets, ${#outs[@]} output paths"
+  report
+}
+
+full_disk() {
+  mkdir -p "$T/results" "$T/logs" "$T/full"
+  local why
+  if ! why=$(mount -t tmpfs -o size=2M ticketfarm-test "$T/full" 2>&1); then
+    echo "SKIPPED full disk: cannot mount a 2 MiB tmpfs here: $why"
+    exit 77
+  fi
+  mounted="$T/full"
+  "$here/fixtures/idx/make.sh" --large "$T/idx" >/dev/null
+  export TICKETFARM_DATA="$T/idx/valid"
+  # About 0.8 MiB per task, 9.5 MiB in all: the 2 MiB disk fills after a few tasks.
+  cat >"$T/sweep.yaml" <<'YAML'
+name: full-disk
+data: {validation: 100}
+model: {hidden: [64]}
+train: {batch: 10, iterations: 20, eval_every: 10}
+prune: {rounds: 1}
+grid:
+  seed: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
+YAML
+  mpirun -n 2 "$TF" run "$T/sweep.yaml" -o "$T/ref.h5" -q >"$T/logs/ref.log" 2>&1 ||
+    { echo "FAIL  the reference run on a roomy disk failed:"; tail -5 "$T/logs/ref.log"; exit 1; }
+
+  local rc=0 start=$SECONDS
+  timeout -k 10 300 mpirun -n 2 "$TF" run "$T/sweep.yaml" -o "$T/full/out.h5" -q \
+    >"$T/logs/full.log" 2>&1 || rc=$?
+  local took=$((SECONDS - start)) log="$T/logs/full.log"
+  echo "full disk: exit $rc after ${took} s; its errors:"
+  grep -i -m 4 'error' "$log" | sed 's/^/  | /' || true
+  if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+    echo "FAIL  full-disk-no-hang: still running after 300 s" >"$T/results/no-hang"
+  else
+    echo "ok    full-disk-no-hang (${took} s)" >"$T/results/no-hang"
+  fi
+  if [ "$rc" = 1 ]; then
+    echo "ok    full-disk-exit-1" >"$T/results/exit"
+  else
+    echo "FAIL  full-disk-exit-1: exit $rc" >"$T/results/exit"
+  fi
+  if grep -qiE 'no space left|disk.*full|ENOSPC' "$log" && grep -qF "$T/full/out.h5" "$log"; then
+    echo "ok    full-disk-message-names-file-and-cause" >"$T/results/message"
+  else
+    echo "FAIL  full-disk-message: no message naming $T/full/out.h5 and 'no space left'" \
+      >"$T/results/message"
+  fi
+  if grep -qE "$crash_marks" "$log"; then
+    echo "FAIL  full-disk-no-crash: $(grep -m1 -E "$crash_marks" "$log")" >"$T/results/crash"
+  else
+    echo "ok    full-disk-no-crash" >"$T/results/crash"
+  fi
+  if h5dump -H "$T/full/out.h5" >"$T/logs/h5dump.txt" 2>&1; then
+    echo "ok    full-disk-file-readable-by-h5dump" >"$T/results/h5dump"
+  else
+    { echo "FAIL  full-disk-file-readable-by-h5dump:"; head -5 "$T/logs/h5dump.txt"; } \
+      >"$T/results/h5dump"
+  fi
+  # Every task the file marks done has the same rows as in the reference run.
+  if out=$(/usr/bin/python3 - "$T/ref.h5" "$T/full/out.h5" 2>&1 <<'PY'
+import sys, h5py, numpy as np
+ref, full = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+status = full["results/status"][:]
+tasks = len(status)
+done = np.flatnonzero(status == 1)
+assert 0 < len(done) < tasks, f"{len(done)} of {tasks} tasks done: the disk did not fill mid-run"
+compared = []
+def visit(name, obj):
+    if isinstance(obj, h5py.Dataset) and obj.shape[:1] == (tasks,) and name != "status":
+        a, b = full["results"][name][done], ref["results"][name][done]
+        assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), f"/results/{name} differs"
+        compared.append(name)
+full["results"].visititems(visit)
+assert compared, "no per-task dataset under /results"
+print(f"{len(done)} of {tasks} tasks done, their rows equal to a full run's in "
+      f"{len(compared)} datasets")
+PY
+  ); then
+    echo "ok    full-disk-finished-rows-intact: $out" >"$T/results/rows"
+  else
+    { echo "FAIL  full-disk-finished-rows-intact:"; echo "$out" | tail -3; } >"$T/results/rows"
+  fi
+  report
+}
+
+"$mode"
