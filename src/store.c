@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <errno.h>
 #include <hdf5.h>
 #include <hdf5_hl.h>
 #include <math.h>
@@ -11,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -401,15 +403,45 @@ static int indexes_second_axis(const dset_spec_t *s) {
   return s->rank > 1 && (s->dims[1] == DIM_ROUND || s->dims[1] == DIM_PARITY);
 }
 
+/* Why a write may have failed that HDF5's error stack does not say: a full or failing disk. */
+static void write_cause(const char *path, int saved_errno, char *buf, size_t size) {
+  buf[0] = '\0';
+  if (saved_errno == ENOSPC || saved_errno == EDQUOT || saved_errno == EIO ||
+      saved_errno == EFBIG) {
+    snprintf(buf, size, " (%s)", strerror(saved_errno));
+    return;
+  }
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (slash != NULL)
+    *slash = '\0';
+  else
+    snprintf(dir, sizeof dir, ".");
+  struct statvfs fs;
+  if (statvfs(dir[0] ? dir : "/", &fs) == 0 && (double)fs.f_bavail * fs.f_frsize < 1048576.0)
+    snprintf(buf, size, " (no space left on device: %.0f bytes free where %s is)",
+             (double)fs.f_bavail * fs.f_frsize, path);
+}
+
 /* Writes rounds (or parities) [round0, round0 + n_rounds) of one task, or its whole row for a
  * dataset without such an axis. */
 static int put(tf_store_t *st, int d, long task, int round0, int n_rounds, const void *buf,
                tf_err_t *err) {
   const dset_spec_t *s = &dsets[d];
+  errno = 0;
   if (write_rows(st->dset[d], mem_type(st, s->type), st->dxpl, (hsize_t)task, 1,
-                 indexes_second_axis(s), (hsize_t)round0, (hsize_t)n_rounds, buf) < 0)
-    return h5_fail(err, "%s: cannot write /%s/%s of task %ld", st->path, group_names[s->group],
-                   s->name, task);
+                 indexes_second_axis(s), (hsize_t)round0, (hsize_t)n_rounds, buf) < 0) {
+    char cause[256];
+    write_cause(st->path, errno, cause, sizeof cause);
+    int rc = h5_fail(err, "%s: cannot write /%s/%s of task %ld", st->path,
+                     group_names[s->group], s->name, task);
+    if (err != NULL) {
+      size_t len = strlen(err->msg);
+      snprintf(err->msg + len, sizeof err->msg - len, "%s", cause);
+    }
+    return rc;
+  }
   return 0;
 }
 
