@@ -38,7 +38,12 @@ static int write_lock(const char *path, int replace, tf_err_t *err) {
   int fd = open(dest, O_WRONLY | O_CREAT | O_EXCL, 0644);
   if (fd < 0) {
     if (errno == EEXIST && !replace) return 1;
-    return tf_err_set(err, TF_EIO, "%s: cannot create the lock file: %s", dest, strerror(errno));
+    /* A directory that is missing, not a directory or not writable is the user's to fix. */
+    int user = errno == ENOENT || errno == ENOTDIR || errno == EACCES || errno == EROFS ||
+               errno == EPERM;
+    return tf_err_set(err, user ? TF_EINPUT : TF_EIO,
+                      "%s: cannot create files beside the results file: %s", dest,
+                      strerror(errno));
   }
   size_t len = strlen(body);
   int ok = write(fd, body, len) == (ssize_t)len;
