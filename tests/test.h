@@ -3,6 +3,7 @@
 #define TICKETFARM_TEST_H
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,15 @@
       exit(1);                                                                             \
     }                                                                                      \
   } while (0)
+
+/* splitmix64 from *state: uniform in [0, 1), test data independent of the library's generator. */
+static inline double tf_test_urand(uint64_t *state) {
+  uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  z ^= z >> 31;
+  return (double)(z >> 11) * 0x1.0p-53;
+}
 
 /* Runs one named test function and reports it. */
 #define RUN(fn)                              \

@@ -12,14 +12,7 @@
 
 static uint64_t rand_state = 0x243f6a8885a308d3ull;
 
-/* splitmix64: test data independent of the library's own generator. */
-static double urand(void) {
-  uint64_t z = (rand_state += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  z ^= z >> 31;
-  return (double)(z >> 11) * 0x1.0p-53;
-}
+static double urand(void) { return tf_test_urand(&rand_state); }
 
 static void fill_uniform(float *a, size_t n, double lo, double hi) {
   for (size_t i = 0; i < n; i++) a[i] = (float)(lo + (hi - lo) * urand());
