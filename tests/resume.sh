@@ -33,8 +33,13 @@ grid:
   seed: [1, 2]
 YAML
 
+t0=$(date +%s.%N)
 mpirun -n 3 "$TF" run "$T/sweep.yaml" -o "$T/ref.h5" -q 2>"$T/ref.log" || die "reference run: $(tail -3 "$T/ref.log")"
-ok "uninterrupted reference run"
+t1=$(date +%s.%N)
+# Kill delays scale with the machine's speed: each run's progress is about its delay less the
+# start-up, so KILLS kills land before the sweep can finish, whatever the machine.
+max_delay=$($PY -c "print(round(max(1.5, 1.0 + 2.0 * ($t1 - $t0) / ($KILLS + 2)), 2))")
+ok "uninterrupted reference run ($($PY -c "print(round($t1 - $t0, 1))") s; kills at 0.3 to $max_delay s)"
 
 # Kills every process of a session and waits until none is left, as scancel ends a job.
 kill_session() {
@@ -68,7 +73,7 @@ while :; do
   [ $runs -le $((KILLS * 3)) ] || die "no completion after $runs runs"
   start_job killed.h5
   if [ $kills -lt "$KILLS" ]; then
-    delay=$($PY -c "import random; print(round(random.uniform(1.0, 4.0), 2))")
+    delay=$($PY -c "import random; print(round(random.uniform(0.3, $max_delay), 2))")
     sleep "$delay"
     if kill -0 "$SID" 2>/dev/null; then
       kill_session "$SID"
