@@ -381,8 +381,11 @@ static int ticket_rounds(ticket_t *t, const tf_ticket_start_t *start, tf_err_t *
       memcpy(t->ctl_mask, net->mask, np * sizeof *net->mask);
       mask = t->ctl_mask;
       final = t->ctl_final;
-      memcpy(net->mask, t->ticket_mask, np * sizeof *net->mask);
-      for (size_t i = 0; i < np; i++) net->params[i] = t->theta_k[i] * net->mask[i];
+      tf_config_t as_ticket = *cfg;
+      as_ticket.control = TF_CONTROL_TICKET;
+      rc = tf_ticket_control(&as_ticket, net, t->theta_k, t->ticket_mask, round, net->params,
+                             net->mask, err);
+      if (rc < 0) return rc;
       rc = train_round(t, round, cfg->rewind, cfg->iterations, 0, err);
       if (rc != 0) return rc;
     }
