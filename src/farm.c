@@ -48,6 +48,7 @@ typedef struct dataset_slot {
   char name[32];
   tf_dataset_t data;
   MPI_Win win; /* the node's shared copy */
+  size_t bytes; /* its size */
 } dataset_slot_t;
 
 typedef struct farm {
@@ -249,6 +250,7 @@ static int load_datasets(farm_t *f, tf_err_t *err) {
     size_t bytes = 0;
     rc = tf_data_bytes(cfg.dataset, &bytes, err);
     if (rc < 0) break;
+    slot->bytes = bytes;
     uint8_t *base = NULL;
     MPI_Win_allocate_shared(node_rank == 0 ? (MPI_Aint)bytes : 0, 1, MPI_INFO_NULL, node, &base,
                             &slot->win);
@@ -271,6 +273,21 @@ static int load_datasets(farm_t *f, tf_err_t *err) {
   }
   MPI_Comm_free(&node);
   return agree(rc, err, "loading the datasets");
+}
+
+/* This process's peak resident memory in bytes (Linux VmHWM), 0 where unknown. */
+static double peak_rss(void) {
+  FILE *fp = fopen("/proc/self/status", "r");
+  if (fp == NULL) return 0.0;
+  char line[256];
+  double kib = 0.0;
+  while (fgets(line, sizeof line, fp) != NULL)
+    if (strncmp(line, "VmHWM:", 6) == 0) {
+      kib = strtod(line + 6, NULL);
+      break;
+    }
+  fclose(fp);
+  return kib * 1024.0;
 }
 
 /* Rank 0 decides between creating and resuming out_path; the other ranks follow. */
@@ -570,6 +587,12 @@ int tf_farm_run(const tf_sweep_t *sw, const char *out_path, const tf_farm_option
       MPI_Request barrier;
       MPI_Ibarrier(MPI_COMM_WORLD, &barrier);
       wait_request(&barrier);
+      double peak[2] = {peak_rss(), -peak_rss()}, extreme[2];
+      MPI_Reduce(peak, extreme, 2, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+      report->peak_rss_max = extreme[0];
+      report->peak_rss_min = -extreme[1];
+      for (int i = 0; i < f.n_datasets; i++)
+        report->shared_data += (double)f.datasets[i].bytes;
       rc = tf_store_close(f.store, err);
       f.store = NULL;
     }

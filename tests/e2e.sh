@@ -36,6 +36,14 @@ for n in 1 2 4; do
 done
 ok "runs with 1, 2 and 4 ranks finish"
 
+# The closing memory line: every rank's peak resident memory includes the MNIST pages it read
+# from the node's shared copy (70,000 images of 784 bytes = 52 MiB).
+mem=$(grep "memory: peak resident" "$T/np4.log") || die "no memory line: $(tail -3 "$T/np4.log")"
+read -r peak least shared < <(sed -E 's/.*resident ([0-9]+) MiB per rank \(smallest ([0-9]+) MiB, over 4 ranks\), of which ([0-9]+) MiB.*/\1 \2 \3/' <<<"$mem")
+[ "$shared" = 52 ] && [ "$least" -le "$peak" ] && [ "$least" -gt "$shared" ] ||
+  die "memory line: $mem"
+ok "the run reports peak memory per rank ($least-$peak MiB, $shared MiB of it shared data)"
+
 for n in 2 4; do
   h5diff --exclude-path /runtime "$T/np1.h5" "$T/np$n.h5" >"$T/diff.txt" ||
     die "1 and $n ranks differ: $(head -5 "$T/diff.txt")"

@@ -332,6 +332,12 @@ static int cmd_run(int argc, char **argv) {
     tf_log(TF_LOG_INFO, "%ld tasks: %ld done, %ld failed, %ld left; %.1f s; results in %s",
            report.tasks, report.done, report.failed,
            report.tasks - report.done - report.failed, report.wall_s, out);
+    if (report.peak_rss_max > 0)
+      tf_log(TF_LOG_INFO,
+             "memory: peak resident %.0f MiB per rank (smallest %.0f MiB, over %d rank%s), of "
+             "which %.0f MiB is the data the ranks of a node share",
+             report.peak_rss_max / 1048576.0, report.peak_rss_min / 1048576.0, size,
+             size == 1 ? "" : "s", report.shared_data / 1048576.0);
     if (report.interrupted) {
       tf_log(TF_LOG_INFO, "interrupted; run the same command again to resume");
       exit_code = EXIT_INTERRUPTED;

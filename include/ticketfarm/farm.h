@@ -26,6 +26,10 @@ typedef struct tf_farm_report {
   int created;      /* the file was created by this run (not resumed) */
   int collective;   /* on error: every rank returned it (no MPI_Abort needed) */
   double wall_s;
+  /* Peak resident memory (VmHWM) of the largest and smallest rank, in bytes, 0 where the system
+   * does not say; and the bytes of the datasets each node holds once for its ranks, which every
+   * rank's resident memory includes as far as it has read them. Rank 0, after a clean end. */
+  double peak_rss_max, peak_rss_min, shared_data;
 } tf_farm_report_t;
 
 /* Installs the SIGTERM/SIGUSR1/SIGINT handlers: the first signal asks the farm to stop at the
