@@ -493,7 +493,7 @@ static int agree(MPI_Comm comm, int rc, const char *doing, tf_err_t *err) {
 static int measure(tf_store_t *st, tf_err_t *err) {
   hsize_t r = 0, e = 0, l = 0, b = 0, p = 0;
   for (long t = 0; t < st->n_tasks; t++) {
-    task_shape_t ts;
+    task_shape_t ts = {0};
     int rc = task_shape(st->sw, t, &ts, err);
     if (rc < 0) return rc;
     if ((hsize_t)ts.n_rounds > r) r = (hsize_t)ts.n_rounds;
@@ -601,6 +601,30 @@ static int dataset_exists(const tf_store_t *st, int i) {
 
 static void dataset_shape(const tf_store_t *st, int i, hsize_t *shape) {
   for (int k = 0; k < dsets[i].rank; k++) shape[k] = st->len[dsets[i].dims[k]];
+}
+
+static size_t type_size(ty_t ty) {
+  static const size_t size[] = {[TY_I8] = 1, [TY_U8] = 1, [TY_I32] = 4, [TY_I64] = 8,
+                                [TY_F32] = 4, [TY_F64] = 8, [TY_HOST] = HOST_LEN,
+                                [TY_REASON] = REASON_LEN};
+  return size[ty];
+}
+
+int tf_store_size(const tf_sweep_t *sw, double *bytes, tf_err_t *err) {
+  tf_store_t st = {.sw = (tf_sweep_t *)sw, .n_tasks = tf_grid_tasks(sw)};
+  *bytes = 0.0;
+  int rc = measure(&st, err);
+  free(st.row);
+  if (rc < 0) return rc;
+  for (int i = 0; i < DS_COUNT; i++) {
+    if (!dataset_exists(&st, i)) continue;
+    hsize_t shape[4];
+    dataset_shape(&st, i, shape);
+    double n = (double)type_size(dsets[i].type);
+    for (int k = 0; k < dsets[i].rank; k++) n *= (double)shape[k];
+    *bytes += n;
+  }
+  return 0;
 }
 
 static hid_t create_dataset(hid_t loc, const char *name, hid_t type, int rank,

@@ -1146,6 +1146,67 @@ static void test_store_file_of_killed_job_keeps_finished_task(void) {
   unlink(killed_path());
 }
 
+/* Adds the storage of every dataset in a group but the dimension scales and the grid columns. */
+static herr_t add_storage(hid_t group, const char *name, const H5L_info_t *info, void *sum) {
+  (void)info;
+  hid_t d = H5Dopen2(group, name, H5P_DEFAULT);
+  if (d < 0) return -1;
+  int scale = H5DSis_scale(d) > 0;
+  int column = strcmp(name, "init") == 0 || strcmp(name, "seed") == 0 ||
+               strcmp(name, "model.hidden") == 0 || strcmp(name, "prune.rounds") == 0 ||
+               strcmp(name, "train.iterations") == 0;
+  if (!scale && !column) *(double *)sum += (double)H5Dget_storage_size(d);
+  H5Dclose(d);
+  return 0;
+}
+
+/* plan's file size is the storage the created datasets take: every row of every task, with
+ * the weights datasets only when some task records weights. */
+static void test_store_size_is_what_the_datasets_allocate(void) {
+  const char *sweeps[] = {sweep_main, sweep_ragged};
+  const char *paths[] = {main_path(), NULL};
+  char ragged[128];
+  path_in_tmp(ragged, sizeof ragged, "ragged-size.h5");
+  paths[1] = ragged;
+  tf_err_t err = {0};
+  tf_sweep_t *sw = parse(sweep_ragged);
+  tf_store_t *st = NULL;
+  ASSERT_INT_EQ(tf_store_create(&st, ragged, MPI_COMM_WORLD, sw, &err), 0);
+  ASSERT_INT_EQ(tf_store_close(st, &err), 0);
+  tf_sweep_free(sw);
+  for (int k = 0; k < 2; k++) {
+    sw = parse(sweeps[k]);
+    double bytes = -1.0, stored = 0.0;
+    ASSERT_INT_EQ(tf_store_size(sw, &bytes, &err), 0);
+    hid_t f = open_file(paths[k]);
+    ASSERT(H5Literate_by_name(f, "results", H5_INDEX_NAME, H5_ITER_NATIVE, NULL, add_storage,
+                               &stored, H5P_DEFAULT) >= 0);
+    ASSERT(H5Literate_by_name(f, "runtime", H5_INDEX_NAME, H5_ITER_NATIVE, NULL, add_storage,
+                               &stored, H5P_DEFAULT) >= 0);
+    H5Fclose(f);
+    ASSERT_NEAR(bytes, stored, 0);
+    tf_sweep_free(sw);
+  }
+  /* The main sweep records init and final weights: 4 tasks x (1 + 3 rounds) x 6,370 floats. */
+  sw = parse(sweep_main);
+  double with_weights, without;
+  ASSERT_INT_EQ(tf_store_size(sw, &with_weights, &err), 0);
+  tf_sweep_free(sw);
+  sw = parse("name: store-test\n"
+             "data: {dataset: mnist, validation: 1000}\n"
+             "model: {hidden: [8]}\n"
+             "train: {optimizer: sgd, lr: 0.05, batch: 10, iterations: 20, eval_every: 10}\n"
+             "prune: {rounds: 2, rate: 0.5, output_rate: 0.25}\n"
+             "record: {weights: []}\n"
+             "grid:\n"
+             "  init: [glorot_uniform, he_normal]\n"
+             "  seed: [1, 2]\n");
+  ASSERT_INT_EQ(tf_store_size(sw, &without, &err), 0);
+  tf_sweep_free(sw);
+  ASSERT_NEAR(with_weights - without, 4.0 * 4 * 6370 * 4, 0);
+  unlink(ragged);
+}
+
 int main(void) {
   snprintf(tmpdir, sizeof tmpdir, "/tmp/tf_test_store_XXXXXX");
   if (mkdtemp(tmpdir) == NULL) {
@@ -1187,6 +1248,7 @@ int main(void) {
   RUN(test_store_next_mask_of_each_round_reads_back);
   RUN(test_store_begin_and_reset_record_attempts);
   RUN(test_store_sweep_written_in_runs_equals_one_go);
+  RUN(test_store_size_is_what_the_datasets_allocate);
   unlink(main_path());
   rmdir(tmpdir);
   MPI_Finalize();

@@ -81,21 +81,6 @@ static const char *human_bytes(double b, char *buf, size_t size) {
   return buf;
 }
 
-/* Bytes of one task's rows in the results file (see store.h's layout), for the plan. */
-static double task_bytes(const tf_config_t *cfg) {
-  int32_t n_train, n_test, dim, classes;
-  if (tf_data_shape(cfg->dataset, &n_train, &n_test, &dim, &classes, NULL) < 0) return 0.0;
-  size_t n_weights = 0;
-  size_t n_params = tf_net_count_params(dim, cfg->hidden, cfg->n_hidden, classes, &n_weights);
-  double rounds = cfg->rounds + 1.0;
-  double evals = (double)(cfg->iterations / cfg->eval_every) + 1.0;
-  double bytes = rounds * (evals * 5.0 * 4.0 + (double)(n_weights + 7) / 8.0 + 64.0);
-  if (cfg->record_weights & TF_RECORD_INIT) bytes += 4.0 * (double)n_params;
-  if (cfg->record_weights & TF_RECORD_REWIND) bytes += 4.0 * (double)n_params;
-  if (cfg->record_weights & TF_RECORD_FINAL) bytes += rounds * 4.0 * (double)n_params;
-  return bytes;
-}
-
 static int cmd_plan(int argc, char **argv) {
   if (argc != 2) return usage_error("plan takes one sweep file%s", "");
   tf_err_t err = {0};
@@ -113,7 +98,7 @@ static int cmd_plan(int argc, char **argv) {
   for (int a = 0; a < axes; a++) printf("  %-14s", tf_grid_axis_key(sw, a));
   printf("  %6s  %10s  %10s  %12s\n", "rounds", "iterations", "weights", "work (GMAC)");
   const long shown = n <= 1000 ? n : 1000;
-  double total = 0.0, bytes = 0.0;
+  double total = 0.0;
   for (long t = 0; t < n; t++) {
     tf_config_t cfg;
     if (tf_grid_task(sw, t, &cfg, &err) < 0) {
@@ -122,7 +107,6 @@ static int cmd_plan(int argc, char **argv) {
     }
     double cost = tf_ticket_cost(&cfg);
     total += cost;
-    bytes += task_bytes(&cfg);
     if (t >= shown) continue;
     int32_t n_train, n_test, dim, classes;
     tf_data_shape(cfg.dataset, &n_train, &n_test, &dim, &classes, NULL);
@@ -137,11 +121,17 @@ static int cmd_plan(int argc, char **argv) {
     printf("  %6d  %10ld  %10zu  %12.1f\n", cfg.rounds + 1, cfg.iterations, n_weights, cost / 1e9);
   }
   if (shown < n) printf("  ... %ld more tasks\n", n - shown);
+  double bytes = 0.0;
+  if (tf_store_size(sw, &bytes, &err) < 0) {
+    tf_sweep_free(sw);
+    return fail(&err);
+  }
   char size_text[32];
   double core_h = total / PLAN_MACS_PER_CORE_S / 3600.0;
   printf("\nwork: %.3g multiply-adds, about %.2g core-hours (%.2g hours on 2 cores)\n", total,
          core_h, core_h / 2.0);
-  printf("file: about %s\n", human_bytes(bytes, size_text, sizeof size_text));
+  printf("file: about %s when every task is done (space is used as tasks write their rows)\n",
+         human_bytes(bytes, size_text, sizeof size_text));
   tf_sweep_free(sw);
   return EXIT_OK;
 }

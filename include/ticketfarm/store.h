@@ -23,6 +23,10 @@ typedef struct tf_task_runtime {
   const char *fail_reason;  /* NULL unless failed */
 } tf_task_runtime_t;
 
+/* Serial: the bytes tf_store_create would allocate for sw's datasets (every task's rows padded
+ * to the longest task, as they are written), without the grid columns and HDF5's metadata. */
+int tf_store_size(const tf_sweep_t *sw, double *bytes, tf_err_t *err);
+
 /* Collective over comm. Creates path (replacing it) with every dataset sized for the whole
  * sweep, the grid columns, the sweep text, version and dimension scales, then flushes once, so
  * a job killed afterwards leaves a readable file. */
