@@ -18,7 +18,7 @@
 #include "ticketfarm/store.h"
 #include "ticketfarm/ticket.h"
 
-enum { TAG_REQUEST = 101, TAG_TASK = 102, TAG_STOP = 103 };
+enum { TAG_REQUEST = 101, TAG_TASK = 102, TAG_STOP = 103, TAG_ROUND = 104 };
 /* request: {finished task or -1, its outcome}; reply: {task or -1, 0} */
 enum { MSG_LEN = 2 };
 /* Outcomes a worker reports besides tf_task_status_t. */
@@ -66,6 +66,9 @@ typedef struct farm {
   long n_tasks;
   long *queue;        /* unfinished task ids, longest expected first */
   double *cost;       /* (n_tasks) expected remaining cost */
+  double *credited;   /* (n_tasks) the part of it done in rounds finished so far */
+  unsigned char *counted; /* (n_tasks) its outcome is counted */
+  long shown[3];      /* done, running, failed in the last progress line */
   long n_queue, next; /* queue[next..n_queue) not yet handed out */
   long done, failed, running, interrupted;
   int stopped;        /* workers told to stop */
@@ -106,6 +109,9 @@ static void progress(farm_t *f, int force) {
   tf_lock_heartbeat(&f->lock);
   if (f->opt->progress_every <= 0 || (!force && now - f->last_progress < f->opt->progress_every))
     return;
+  long state[3] = {f->done, f->running, f->failed};
+  if (force == 2 && memcmp(state, f->shown, sizeof state) == 0) return;
+  memcpy(f->shown, state, sizeof state);
   f->last_progress = now;
   double elapsed = now - f->started;
   char el[32], eta[32];
@@ -117,15 +123,27 @@ static void progress(farm_t *f, int force) {
          f->next == f->n_queue && f->running == 0 ? "0s" : eta);
 }
 
+/* A finished round of a running task counts towards the ETA at once (rounds can be hours). */
+static void credit_round(farm_t *f, long task, int round) {
+  if (task < 0 || task >= f->n_tasks || f->counted[task]) return;
+  tf_config_t cfg;
+  if (tf_grid_task(f->sw, task, &cfg, NULL) < 0) return;
+  double share = tf_ticket_round_cost(&cfg, round);
+  if (f->credited[task] + share > f->cost[task]) share = f->cost[task] - f->credited[task];
+  f->credited[task] += share;
+  f->cost_done += share;
+}
+
 static void count_outcome(farm_t *f, long task, long outcome) {
   f->running--;
+  f->counted[task] = 1;
   if (outcome == TF_TASK_DONE)
     f->done++;
   else if (outcome == TF_TASK_FAILED)
     f->failed++;
   else
     f->interrupted++;
-  if (outcome != OUTCOME_INTERRUPTED) f->cost_done += f->cost[task];
+  if (outcome != OUTCOME_INTERRUPTED) f->cost_done += f->cost[task] - f->credited[task];
   progress(f, wall_now() - f->last_progress > 1.0);
 }
 
@@ -152,8 +170,11 @@ static int plan_tasks(farm_t *f, tf_err_t *err) {
   queued_t *order = malloc((size_t)n * sizeof *order);
   f->queue = malloc((size_t)n * sizeof *f->queue);
   f->cost = malloc((size_t)n * sizeof *f->cost);
+  f->credited = calloc((size_t)n, sizeof *f->credited);
+  f->counted = calloc((size_t)n, 1);
   int rc = 0;
-  if (!status || !rounds_done || !attempts || !order || !f->queue || !f->cost) {
+  if (!status || !rounds_done || !attempts || !order || !f->queue || !f->cost || !f->credited ||
+      !f->counted) {
     rc = tf_err_set(err, TF_ENOMEM, "out of memory for a queue of %ld tasks", n);
     goto done;
   }
@@ -165,7 +186,8 @@ static int plan_tasks(farm_t *f, tf_err_t *err) {
     rc = tf_grid_task(f->sw, t, &cfg, err);
     if (rc < 0) goto done;
     double total = tf_ticket_cost(&cfg);
-    f->cost[t] = total * (double)(cfg.rounds + 1 - rounds_done[t]) / (cfg.rounds + 1);
+    f->cost[t] = 0.0;
+    for (int r = rounds_done[t]; r <= cfg.rounds; r++) f->cost[t] += tf_ticket_round_cost(&cfg, r);
     if (status[t] == TF_TASK_DONE) {
       f->report->done_before++;
       continue;
@@ -367,9 +389,24 @@ static int stop_requested(farm_t *f) {
   return f->stopping;
 }
 
+/* Rank 0: takes the workers' finished-round notes. */
+static void take_rounds(farm_t *f) {
+  for (;;) {
+    int flag = 0;
+    MPI_Status status;
+    MPI_Iprobe(MPI_ANY_SOURCE, TAG_ROUND, MPI_COMM_WORLD, &flag, &status);
+    if (!flag) break;
+    long msg[MSG_LEN];
+    MPI_Recv(msg, MSG_LEN, MPI_LONG, status.MPI_SOURCE, TAG_ROUND, MPI_COMM_WORLD,
+             MPI_STATUS_IGNORE);
+    credit_round(f, msg[0], (int)msg[1]);
+  }
+}
+
 /* Rank 0: answer every pending request. A request may report a finished task. */
 static void serve(farm_t *f) {
   stop_requested(f);
+  take_rounds(f);
   for (;;) {
     int flag = 0;
     MPI_Status status;
@@ -420,14 +457,26 @@ static int sink_round(void *ctx, const tf_round_t *round) {
   farm_t *f = c->farm;
   /* Ask for the next task before the last writes of this one, so the answer is waiting. */
   if (f->rank != 0 && round->round == c->cfg.rounds) send_request(f, c->task, TF_TASK_DONE);
-  return tf_store_write_round(f->store, c->task, round, c->err);
+  int rc = tf_store_write_round(f->store, c->task, round, c->err);
+  if (rc == 0 && round->round < c->cfg.rounds) {
+    if (f->rank == 0) {
+      credit_round(f, c->task, round->round);
+    } else {
+      long msg[MSG_LEN] = {c->task, round->round};
+      MPI_Send(msg, MSG_LEN, MPI_LONG, 0, TAG_ROUND, MPI_COMM_WORLD);
+    }
+  }
+  return rc;
 }
 
 /* Between training steps: rank 0 serves requests; every rank notices a stop. */
 static int sink_poll(void *ctx) {
   farm_t *f = ((task_ctx_t *)ctx)->farm;
   if (f->rank == 0) {
-    if (f->size > 1) serve(f);
+    if (f->size > 1)
+      serve(f);
+    else
+      progress(f, 0);
     return stop_requested(f);
   }
   if (!f->stopping) {
@@ -518,7 +567,8 @@ static int run_master(farm_t *f, tf_err_t *err) {
       idle_sleep();
     }
   }
-  progress(f, 1);
+  take_rounds(f);
+  progress(f, 2);
   return 0;
 }
 
@@ -612,6 +662,8 @@ int tf_farm_run(const tf_sweep_t *sw, const char *out_path, const tf_farm_option
     for (int i = 0; i < f.n_datasets; i++) MPI_Win_free(&f.datasets[i].win);
   free(f.queue);
   free(f.cost);
+  free(f.credited);
+  free(f.counted);
   free(f.worker_stopped);
   return rc;
 }

@@ -411,9 +411,11 @@ int tf_ticket_run(const tf_config_t *cfg, const tf_dataset_t *data, const tf_tic
   ticket_free(&t);
   return rc;
 }
-double tf_ticket_cost(const tf_config_t *cfg) {
+double tf_ticket_round_cost(const tf_config_t *cfg, int round) {
   int32_t n_train, n_test, dim, classes;
-  if (tf_data_shape(cfg->dataset, &n_train, &n_test, &dim, &classes, NULL) < 0) return 0.0;
+  if (round < 0 || round > cfg->rounds ||
+      tf_data_shape(cfg->dataset, &n_train, &n_test, &dim, &classes, NULL) < 0)
+    return 0.0;
   size_t n_weights = 0;
   tf_net_count_params(dim, cfg->hidden, cfg->n_hidden, classes, &n_weights);
   const double w = (double)n_weights;
@@ -421,16 +423,20 @@ double tf_ticket_cost(const tf_config_t *cfg) {
   /* forward + weight gradient + input gradient per training image; forward per evaluated one */
   const double train0 = (double)cfg->iterations * cfg->batch * 3.0 * w;
   const double eval0 = evals_per_round * (double)(cfg->validation + n_test) * w;
+  if (round == 0) return train0 + eval0;
+  /* Below train.sparse_below a round costs about its density (tests/bench_rounds.c); the
+   * expected density follows prune.rate (the output layer's own rate is a small share). */
+  const double density = pow(1.0 - cfg->rate, round);
+  const double share = density < cfg->sparse_below ? density : 1.0;
   const double later = (double)(cfg->iterations - cfg->rewind) / (double)cfg->iterations;
-  double cost = train0 + eval0;
-  double density = 1.0;
-  for (int r = 1; r <= cfg->rounds; r++) {
-    /* Below train.sparse_below a round costs about its density (tests/bench_rounds.c); the
-     * expected density follows prune.rate (the output layer's own rate is a small share). */
-    density *= 1.0 - cfg->rate;
-    const double share = density < cfg->sparse_below ? density : 1.0;
-    cost += later * share * (train0 + eval0);
-    if (cfg->control != TF_CONTROL_TICKET && r < cfg->rounds) cost += later * share * train0;
-  }
+  double cost = later * share * (train0 + eval0);
+  /* A control task also retrains the ticket, without evaluation, to find the next mask. */
+  if (cfg->control != TF_CONTROL_TICKET && round < cfg->rounds) cost += later * share * train0;
+  return cost;
+}
+
+double tf_ticket_cost(const tf_config_t *cfg) {
+  double cost = 0.0;
+  for (int r = 0; r <= cfg->rounds; r++) cost += tf_ticket_round_cost(cfg, r);
   return cost;
 }

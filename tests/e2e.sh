@@ -124,6 +124,23 @@ print(sorted(ds.dims))
 PY
 ok "xarray opens /results with named dimensions"
 
+# Progress within a task: one rank, one task of 4 rounds; the ETA counts finished rounds, and
+# the closing state is printed once.
+cat >"$T/rounds.yaml" <<'YAML'
+name: progress
+data: {validation: 1000}
+model: {hidden: [64, 32]}
+train: {iterations: 300, eval_every: 100}
+prune: {rounds: 3}
+YAML
+"$TF" run "$T/rounds.yaml" -o "$T/rounds.h5" -p 0.05 2>"$T/rounds.log" ||
+  die "progress run: $(tail -3 "$T/rounds.log")"
+grep -Eq "0/1 tasks done, 1 running, 0 failed, [0-9]+s elapsed, ETA [0-9]+s" "$T/rounds.log" ||
+  die "no progress with an ETA while the task runs: $(cat "$T/rounds.log")"
+[ "$(grep -c "1/1 tasks done, 0 running" "$T/rounds.log")" = 1 ] ||
+  die "the closing progress line is not printed once: $(cat "$T/rounds.log")"
+ok "progress lines during a one-rank task carry an ETA; the last one is printed once"
+
 # Idle ranks sleep: a one-task sweep on 3 ranks uses about one core, not three.
 cat >"$T/one.yaml" <<'YAML'
 name: one-task

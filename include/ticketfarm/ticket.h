@@ -84,4 +84,7 @@ int tf_ticket_control(const tf_config_t *cfg, const tf_net_t *net, const float *
  * for planning and longest-first scheduling. */
 double tf_ticket_cost(const tf_config_t *cfg);
 
+/* The share of tf_ticket_cost that round `round` (0 .. cfg->rounds) takes; 0 outside. */
+double tf_ticket_round_cost(const tf_config_t *cfg, int round);
+
 #endif
