@@ -2,6 +2,8 @@
  * kernels over feature-major batches that train them, and their plain-loop references. */
 #include "ticketfarm/sparse.h"
 
+#include "sparse_kernels.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,9 +11,8 @@
 #include <emmintrin.h>
 #endif
 
-/* The kernels are compiled for AVX-512, AVX2 and baseline x86-64, one picked when the program
- * loads; all give the same bits (see sparse.h: lanes are independent, the orders fixed, and the
- * project compiles as ISO C, in which gcc fuses no multiply-add). */
+/* tf_sparse_gather is compiled for AVX-512, AVX2 and baseline x86-64, one picked when the
+ * program loads (its loops are plain C that gcc vectorises for each). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
 #define TF_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
@@ -19,45 +20,6 @@
 #endif
 
 #define INLINE static inline __attribute__((always_inline))
-
-/* The helpers taking and returning vectors are always inlined, so no vector crosses a call and
- * gcc's note that such calls would change the ABI without AVX-512 does not apply. */
-#if defined(__clang__)
-#pragma clang diagnostic ignored "-Wpsabi"
-#elif defined(__GNUC__)
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
-
-/* 16 lanes; gcc splits the operations into whatever vectors the clone's target has. */
-typedef float vf __attribute__((vector_size(64)));
-typedef int32_t vi __attribute__((vector_size(64)));
-typedef float vf8 __attribute__((vector_size(32)));
-typedef float vf4 __attribute__((vector_size(16)));
-
-/* memcpy loads and stores: no alignment or aliasing assumption, one unaligned move each. */
-INLINE vf load(const float *p) {
-  vf v;
-  memcpy(&v, p, sizeof v);
-  return v;
-}
-
-INLINE void store(float *p, vf v) { memcpy(p, &v, sizeof v); }
-
-/* +0 where keep <= 0 (or NaN), x elsewhere: the ReLU select, with NaN sent to +0 as the scalar
- * `keep > 0 ? x : 0` does. */
-INLINE vf select_pos(vf x, vf keep) {
-  const vf zero = {0};
-  return (vf)((vi)x & (keep > zero));
-}
-
-/* tf_sparse_lane_sum's order on one vector. */
-INLINE float lane_sum(vf p) {
-  vf8 h8 = __builtin_shufflevector(p, p, 0, 1, 2, 3, 4, 5, 6, 7) +
-           __builtin_shufflevector(p, p, 8, 9, 10, 11, 12, 13, 14, 15);
-  vf4 h4 = __builtin_shufflevector(h8, h8, 0, 1, 2, 3) +
-           __builtin_shufflevector(h8, h8, 4, 5, 6, 7);
-  return (h4[0] + h4[2]) + (h4[1] + h4[3]);
-}
 
 float tf_sparse_lane_sum(const float l[TF_SPARSE_LANES]) {
   float h8[8], h4[4];
@@ -75,6 +37,7 @@ void tf_sparse_free(tf_sparse_t *sp) {
   free(sp->col_ptr);
   free(sp->t_row);
   free(sp->t_pos);
+  free(sp->panel_ptr);
   memset(sp, 0, sizeof *sp);
 }
 
@@ -100,8 +63,13 @@ int tf_sparse_build(tf_sparse_t *sp, const float *w, const float *mask, int rows
   sp->grad = calloc(cap, sizeof *sp->grad);
   sp->t_row = malloc(cap * sizeof *sp->t_row);
   sp->t_pos = malloc(cap * sizeof *sp->t_pos);
+  /* Panels pay for the round trips of the partial sums when a row has entries enough in each
+   * (bench_layer: slower at 3.6% density, faster from 20% up on LeNet-300-100's first layer). */
+  sp->n_panels = (cols + TF_SPARSE_PANEL - 1) / TF_SPARSE_PANEL;
+  if ((double)nnz < 8.0 * rows * sp->n_panels) sp->n_panels = 1;
+  sp->panel_ptr = malloc((size_t)rows * ((size_t)sp->n_panels + 1) * sizeof *sp->panel_ptr);
   if (!sp->row_ptr || !sp->col_ptr || !sp->col || !sp->val || !sp->grad || !sp->t_row ||
-      !sp->t_pos) {
+      !sp->t_pos || !sp->panel_ptr) {
     tf_sparse_free(sp);
     return tf_err_set(err, TF_ENOMEM, "sparse: out of memory for %d entries", (int)nnz);
   }
@@ -118,6 +86,15 @@ int tf_sparse_build(tf_sparse_t *sp, const float *w, const float *mask, int rows
     }
   }
   sp->row_ptr[rows] = e;
+  for (int j = 0; j < rows; j++) {
+    int32_t *pp = sp->panel_ptr + (size_t)j * ((size_t)sp->n_panels + 1);
+    int32_t q = sp->row_ptr[j];
+    for (int p = 0; p < sp->n_panels; p++) {
+      pp[p] = q;
+      while (q < sp->row_ptr[j + 1] && sp->col[q] < (p + 1) * TF_SPARSE_PANEL) q++;
+    }
+    pp[sp->n_panels] = sp->row_ptr[j + 1];
+  }
   for (int k = 0; k < cols; k++) sp->col_ptr[k + 1] += sp->col_ptr[k];
   /* Entries visited row by row land in each column in ascending row order. */
   int32_t *fill = malloc((size_t)cols * sizeof *fill);
@@ -144,185 +121,75 @@ void tf_sparse_scatter(const tf_sparse_t *sp, float *w) {
   }
 }
 
-/* The kernels hold B <= 4 vectors (64 lanes) of one output row or column in registers while
- * they stream over its entries; B is a constant in each inlined copy. */
+/* The copies of the kernels, widest first; a processor runs the first it supports. */
+typedef struct kernels {
+  const char *isa;
+  int (*supported)(void);
+  void (*forward)(const tf_sparse_t *, const float *, size_t, int, const float *, int, float *);
+  void (*backward)(const tf_sparse_t *, const float *, const float *, size_t, int, float *);
+  void (*weight_grad)(tf_sparse_t *, const float *, const float *, size_t, int, int);
+  void (*row_sums)(const float *, int, size_t, int, int, float *);
+} kernels_t;
 
-INLINE void forward_block(const tf_sparse_t *sp, const float *a, size_t ld, const float *bias,
-                          int relu, float *z, int B) {
-  const int32_t *row_ptr = sp->row_ptr, *col = sp->col;
-  const float *val = sp->val;
-  const vf zero = {0};
-  for (int j = 0; j < sp->rows; j++) {
-    vf s0 = zero, s1 = zero, s2 = zero, s3 = zero;
-    for (int32_t e = row_ptr[j]; e < row_ptr[j + 1]; e++) {
-      const float w = val[e];
-      const float *ak = a + (size_t)col[e] * ld;
-      s0 += w * load(ak);
-      if (B > 1) s1 += w * load(ak + 16);
-      if (B > 2) s2 += w * load(ak + 32);
-      if (B > 3) s3 += w * load(ak + 48);
-    }
-    const float b = bias[j];
-    s0 += b;
-    s1 += b;
-    s2 += b;
-    s3 += b;
-    if (relu) {
-      s0 = select_pos(s0, s0);
-      s1 = select_pos(s1, s1);
-      s2 = select_pos(s2, s2);
-      s3 = select_pos(s3, s3);
-    }
-    float *zj = z + (size_t)j * ld;
-    store(zj, s0);
-    if (B > 1) store(zj + 16, s1);
-    if (B > 2) store(zj + 32, s2);
-    if (B > 3) store(zj + 48, s3);
+#define KERNELS(isa, supported)                                                            \
+  {#isa, supported, tf_sparse_##isa##_forward, tf_sparse_##isa##_backward,                 \
+   tf_sparse_##isa##_weight_grad, tf_sparse_##isa##_row_sums}
+
+static int always(void) { return 1; }
+#if defined(TF_SPARSE_X86)
+static int has_avx512(void) { return __builtin_cpu_supports("avx512f"); }
+static int has_avx2(void) { return __builtin_cpu_supports("avx2"); }
+#endif
+
+static const kernels_t all_kernels[] = {
+#if defined(TF_SPARSE_X86)
+    KERNELS(avx512, has_avx512),
+    KERNELS(avx2, has_avx2),
+#endif
+    KERNELS(baseline, always),
+};
+enum { N_KERNELS = sizeof all_kernels / sizeof all_kernels[0] };
+
+static const kernels_t *chosen;
+
+static const kernels_t *kernels(void) {
+  if (chosen == NULL) {
+    int i = 0;
+    while (!all_kernels[i].supported()) i++;
+    chosen = &all_kernels[i];
   }
+  return chosen;
 }
 
-TF_CLONES void tf_sparse_forward(const tf_sparse_t *sp, const float *a, size_t ld, int nv,
-                                 const float *bias, int relu, float *z) {
-  for (int v0 = 0; v0 < nv; v0 += 4) {
-    const float *av = a + (size_t)v0 * TF_SPARSE_LANES;
-    float *zv = z + (size_t)v0 * TF_SPARSE_LANES;
-    switch (nv - v0) {
-      case 1: forward_block(sp, av, ld, bias, relu, zv, 1); break;
-      case 2: forward_block(sp, av, ld, bias, relu, zv, 2); break;
-      case 3: forward_block(sp, av, ld, bias, relu, zv, 3); break;
-      default: forward_block(sp, av, ld, bias, relu, zv, 4); break;
+const char *tf_sparse_isa(void) { return kernels()->isa; }
+
+int tf_sparse_use_isa(const char *isa) {
+  for (int i = 0; i < N_KERNELS; i++)
+    if (strcmp(all_kernels[i].isa, isa) == 0) {
+      if (!all_kernels[i].supported()) return TF_EINPUT;
+      chosen = &all_kernels[i];
+      return 0;
     }
-  }
+  return TF_EINPUT;
 }
 
-INLINE void backward_block(const tf_sparse_t *sp, const float *dz, const float *act, size_t ld,
-                           float *da, int B) {
-  const int32_t *col_ptr = sp->col_ptr, *t_row = sp->t_row, *t_pos = sp->t_pos;
-  const float *val = sp->val;
-  const vf zero = {0};
-  for (int k = 0; k < sp->cols; k++) {
-    vf s0 = zero, s1 = zero, s2 = zero, s3 = zero;
-    for (int32_t e = col_ptr[k]; e < col_ptr[k + 1]; e++) {
-      const float w = val[t_pos[e]];
-      const float *dj = dz + (size_t)t_row[e] * ld;
-      s0 += w * load(dj);
-      if (B > 1) s1 += w * load(dj + 16);
-      if (B > 2) s2 += w * load(dj + 32);
-      if (B > 3) s3 += w * load(dj + 48);
-    }
-    const float *ak = act + (size_t)k * ld;
-    float *dk = da + (size_t)k * ld;
-    store(dk, select_pos(s0, load(ak)));
-    if (B > 1) store(dk + 16, select_pos(s1, load(ak + 16)));
-    if (B > 2) store(dk + 32, select_pos(s2, load(ak + 32)));
-    if (B > 3) store(dk + 48, select_pos(s3, load(ak + 48)));
-  }
+void tf_sparse_forward(const tf_sparse_t *sp, const float *a, size_t ld, int nv, const float *bias,
+                       int relu, float *z) {
+  kernels()->forward(sp, a, ld, nv, bias, relu, z);
 }
 
-TF_CLONES void tf_sparse_backward(const tf_sparse_t *sp, const float *dz, const float *act,
-                                  size_t ld, int nv, float *da) {
-  for (int v0 = 0; v0 < nv; v0 += 4) {
-    size_t o = (size_t)v0 * TF_SPARSE_LANES;
-    switch (nv - v0) {
-      case 1: backward_block(sp, dz + o, act + o, ld, da + o, 1); break;
-      case 2: backward_block(sp, dz + o, act + o, ld, da + o, 2); break;
-      case 3: backward_block(sp, dz + o, act + o, ld, da + o, 3); break;
-      default: backward_block(sp, dz + o, act + o, ld, da + o, 4); break;
-    }
-  }
+void tf_sparse_backward(const tf_sparse_t *sp, const float *dz, const float *act, size_t ld,
+                        int nv, float *da) {
+  kernels()->backward(sp, dz, act, ld, nv, da);
 }
 
-/* The lane sums of 16 entries at once, each in the order of lane_sum: every step adds the
- * halves of all 16 entries' partial sums with one vector addition, the shuffles gathering the
- * halves of several entries side by side; r[i] = lane_sum(p[i]). */
-INLINE vf lane_sums16(const vf p[16]) {
-  vf t[8], u[4], w[2];
-  for (int i = 0; i < 8; i++)
-    t[i] = __builtin_shufflevector(p[2 * i], p[2 * i + 1], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19,
-                                   20, 21, 22, 23) +
-           __builtin_shufflevector(p[2 * i], p[2 * i + 1], 8, 9, 10, 11, 12, 13, 14, 15, 24, 25,
-                                   26, 27, 28, 29, 30, 31);
-  for (int i = 0; i < 4; i++)
-    u[i] = __builtin_shufflevector(t[2 * i], t[2 * i + 1], 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18,
-                                   19, 24, 25, 26, 27) +
-           __builtin_shufflevector(t[2 * i], t[2 * i + 1], 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22,
-                                   23, 28, 29, 30, 31);
-  for (int i = 0; i < 2; i++)
-    w[i] = __builtin_shufflevector(u[2 * i], u[2 * i + 1], 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20,
-                                   21, 24, 25, 28, 29) +
-           __builtin_shufflevector(u[2 * i], u[2 * i + 1], 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22,
-                                   23, 26, 27, 30, 31);
-  return __builtin_shufflevector(w[0], w[1], 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
-                                 28, 30) +
-         __builtin_shufflevector(w[0], w[1], 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27,
-                                 29, 31);
+void tf_sparse_weight_grad(tf_sparse_t *sp, const float *dz, const float *a, size_t ld, int nv,
+                           int add) {
+  kernels()->weight_grad(sp, dz, a, ld, nv, add);
 }
 
-/* A row of dz of up to 4 vectors stays in registers while the row's entries stream by; their
- * lane sums are reduced 16 entries at a time. */
-INLINE vf dot_lanes(vf d0, vf d1, vf d2, vf d3, const float *ak, int B) {
-  vf p = d0 * load(ak);
-  if (B > 1) p += d1 * load(ak + 16);
-  if (B > 2) p += d2 * load(ak + 32);
-  if (B > 3) p += d3 * load(ak + 48);
-  return p;
-}
-
-INLINE void weight_grad_short(tf_sparse_t *sp, const float *dz, const float *a, size_t ld, int add,
-                              int B) {
-  const int32_t *row_ptr = sp->row_ptr, *col = sp->col;
-  float *grad = sp->grad;
-  const vf zero = {0};
-  for (int j = 0; j < sp->rows; j++) {
-    const float *dj = dz + (size_t)j * ld;
-    vf d0 = load(dj), d1 = zero, d2 = zero, d3 = zero;
-    if (B > 1) d1 = load(dj + 16);
-    if (B > 2) d2 = load(dj + 32);
-    if (B > 3) d3 = load(dj + 48);
-    int32_t e = row_ptr[j];
-    for (; e + 16 <= row_ptr[j + 1]; e += 16) {
-      vf p[16];
-      for (int i = 0; i < 16; i++) p[i] = dot_lanes(d0, d1, d2, d3, a + (size_t)col[e + i] * ld, B);
-      vf r = lane_sums16(p);
-      if (add) r += load(grad + e);
-      store(grad + e, r);
-    }
-    for (; e < row_ptr[j + 1]; e++) {
-      float r = lane_sum(dot_lanes(d0, d1, d2, d3, a + (size_t)col[e] * ld, B));
-      grad[e] = add ? grad[e] + r : r;
-    }
-  }
-}
-
-TF_CLONES void tf_sparse_weight_grad(tf_sparse_t *sp, const float *dz, const float *a, size_t ld,
-                                     int nv, int add) {
-  switch (nv) {
-    case 1: weight_grad_short(sp, dz, a, ld, add, 1); return;
-    case 2: weight_grad_short(sp, dz, a, ld, add, 2); return;
-    case 3: weight_grad_short(sp, dz, a, ld, add, 3); return;
-    case 4: weight_grad_short(sp, dz, a, ld, add, 4); return;
-    default: break;
-  }
-  for (int j = 0; j < sp->rows; j++) {
-    const float *dj = dz + (size_t)j * ld;
-    for (int32_t e = sp->row_ptr[j]; e < sp->row_ptr[j + 1]; e++) {
-      const float *ak = a + (size_t)sp->col[e] * ld;
-      vf p = load(dj) * load(ak);
-      for (int v = 1; v < nv; v++)
-        p += load(dj + v * TF_SPARSE_LANES) * load(ak + v * TF_SPARSE_LANES);
-      sp->grad[e] = add ? sp->grad[e] + lane_sum(p) : lane_sum(p);
-    }
-  }
-}
-
-TF_CLONES void tf_sparse_row_sums(const float *x, int rows, size_t ld, int nv, int add,
-                                  float *out) {
-  for (int j = 0; j < rows; j++) {
-    const float *xj = x + (size_t)j * ld;
-    vf p = load(xj);
-    for (int v = 1; v < nv; v++) p += load(xj + v * TF_SPARSE_LANES);
-    out[j] = add ? out[j] + lane_sum(p) : lane_sum(p);
-  }
+void tf_sparse_row_sums(const float *x, int rows, size_t ld, int nv, int add, float *out) {
+  kernels()->row_sums(x, rows, ld, nv, add, out);
 }
 
 /* Transposes a tile of 16 rows of 16 bytes into out[16][16]: out[j][i] = row i's byte j. With

@@ -72,7 +72,7 @@ static const tf_sweep_key_t key_docs[KEY_COUNT] = {
      "Training iterations per round, 1 to 1000000000 and a multiple of train.eval_every."},
     {"train.eval_every", "integer", "100",
      "Iterations between two evaluations of validation loss and test accuracy, at least 1."},
-    {"train.sparse_below", "real", "0.7",
+    {"train.sparse_below", "real", "0.6",
      "Density in [0, 1] below which a layer trains on sparse kernels over its surviving "
      "weights instead of dense ones under a mask (0: never); part of what defines the results, "
      "as the two differ by float rounding."},

@@ -90,7 +90,9 @@ static void test_sparse_kernels_equal_their_references_bit_for_bit(void) {
   for (int nv = 1; nv <= 9; nv++) {
     size_t ld = (size_t)nv * TF_SPARSE_LANES + (nv % 2 ? 16 : 0); /* ld > lanes too */
     float *w = random_floats(R * C, -1.0, 1.0);
-    float *mask = random_mask(R, C, 0.3);
+    /* Alternate a mask dense enough for column panels (C = 101: two) and one too sparse. */
+    const int paneled = nv % 2 == 1;
+    float *mask = random_mask(R, C, paneled ? 0.3 : 0.05);
     float *bias = random_floats(R, -0.5, 0.5);
     float *a = random_floats(C * ld, -1.0, 1.0);
     float *dz = random_floats(R * ld, -1.0, 1.0);
@@ -98,10 +100,19 @@ static void test_sparse_kernels_equal_their_references_bit_for_bit(void) {
     float *d1 = calloc(C * ld, sizeof *d1), *d2 = calloc(C * ld, sizeof *d2);
     tf_sparse_t sp = {0};
     ASSERT_INT_EQ(tf_sparse_build(&sp, w, mask, R, C, NULL), 0);
+    ASSERT_INT_EQ(sp.n_panels, paneled ? 2 : 1);
+    for (int j = 0; j < R; j++) { /* panel p of row j: its entries in columns [64p, 64p + 64) */
+      const int32_t *pp = sp.panel_ptr + (size_t)j * (sp.n_panels + 1);
+      ASSERT_INT_EQ(pp[0], sp.row_ptr[j]);
+      ASSERT_INT_EQ(pp[sp.n_panels], sp.row_ptr[j + 1]);
+      for (int p = 0; p < sp.n_panels; p++)
+        for (int32_t e = pp[p]; e < pp[p + 1]; e++)
+          ASSERT(sp.n_panels == 1 || sp.col[e] / TF_SPARSE_PANEL == p);
+    }
     int longest = 0;
     for (int j = 0; j < R; j++)
       if (sp.row_ptr[j + 1] - sp.row_ptr[j] > longest) longest = sp.row_ptr[j + 1] - sp.row_ptr[j];
-    ASSERT(longest >= 33);
+    ASSERT(longest >= (paneled ? 33 : 1));
     for (int relu = 0; relu <= 1; relu++) {
       tf_sparse_forward(&sp, a, ld, nv, bias, relu, z1);
       tf_sparse_forward_naive(&sp, a, ld, nv, bias, relu, z2);
@@ -233,11 +244,31 @@ static void test_sparse_padding_lanes_carry_nothing(void) {
   tf_sparse_free(&sp);
 }
 
+/* Every copy of the kernels this processor runs (sparse.h): the same tests, so the same bits. */
+static void test_sparse_every_instruction_set_gives_the_reference_bits(void) {
+  const char *isas[] = {"avx512", "avx2", "baseline"};
+  const char *first = tf_sparse_isa();
+  int ran = 0, widest = -1;
+  for (int i = 0; i < 3; i++) {
+    if (tf_sparse_use_isa(isas[i]) != 0) continue;
+    if (widest < 0) widest = i;
+    ASSERT(strcmp(tf_sparse_isa(), isas[i]) == 0);
+    test_sparse_kernels_equal_their_references_bit_for_bit();
+    test_sparse_kernels_match_dense_products();
+    test_sparse_lane_sum_order_and_row_sums();
+    test_sparse_padding_lanes_carry_nothing();
+    fprintf(stderr, "ok    kernels for %s\n", isas[i]);
+    ran++;
+  }
+  ASSERT(ran >= 1);
+  ASSERT(tf_sparse_use_isa("baseline") == 0);      /* every processor runs it */
+  ASSERT(tf_sparse_use_isa("neon-or-so") == TF_EINPUT);
+  ASSERT(strcmp(first, isas[widest]) == 0);       /* the widest one is the default */
+  ASSERT_INT_EQ(tf_sparse_use_isa(first), 0);
+}
+
 int main(void) {
   RUN(test_sparse_build_packs_exactly_the_kept_entries);
-  RUN(test_sparse_kernels_equal_their_references_bit_for_bit);
-  RUN(test_sparse_kernels_match_dense_products);
-  RUN(test_sparse_lane_sum_order_and_row_sums);
-  RUN(test_sparse_padding_lanes_carry_nothing);
+  RUN(test_sparse_every_instruction_set_gives_the_reference_bits);
   return 0;
 }

@@ -30,7 +30,14 @@ typedef struct tf_sparse {
   int32_t *col_ptr; /* (cols + 1) the same entries column by column */
   int32_t *t_row;   /* (nnz) row of each entry in column order, ascending within its column */
   int32_t *t_pos;   /* (nnz) position in val of each entry in column order */
+  int n_panels;     /* ceil(cols / TF_SPARSE_PANEL), or 1 with fewer than 8 entries a row in each */
+  int32_t *panel_ptr; /* (rows, n_panels + 1) first entry of row j in column panel p */
 } tf_sparse_t;
+
+/* The row-order kernels go through W in panels of this many columns (when its rows are dense
+ * enough), all rows of one panel before the next, so that the activations they read (64 columns of 64 lanes, 16 KiB) stay in
+ * the L1 cache; a row's partial sums wait in the output between panels, which changes no bit. */
+#define TF_SPARSE_PANEL 64
 
 /* Builds sp from the entries of w (rows, cols) where mask != 0 (kept entries that are zero
  * stay entries). Frees what sp held before; sp must be zeroed or built before. Returns 0,
@@ -42,6 +49,14 @@ void tf_sparse_free(tf_sparse_t *sp);
 /* Writes val into w (rows, cols) at the entries' positions; other elements are left as they are
  * (zero, for a pruned weight). */
 void tf_sparse_scatter(const tf_sparse_t *sp, float *w);
+
+/* The kernels below exist in one copy per instruction set (x86-64: avx512, avx2, baseline; other
+ * processors: baseline), all giving the same bits; the widest the processor runs is used.
+ * tf_sparse_isa names the copy in use; tf_sparse_use_isa switches to another (for tests and
+ * benchmarks), returning 0, or TF_EINPUT for a name unknown here or not run by this processor.
+ * Rank-local; not thread-safe. */
+const char *tf_sparse_isa(void);
+int tf_sparse_use_isa(const char *isa);
 
 /* Forward product: z (rows, ld) = W a + b, with a (cols, ld); ReLU when relu != 0. Each lane is
  * sum_e val[e] * a[col[e]] over the row's entries in order from +0, then + b[j]. */
