@@ -74,6 +74,7 @@ typedef struct farm {
   int stopped;        /* workers told to stop */
   char *worker_stopped; /* (size) */
   double cost_total, cost_done, last_progress;
+  double done_at;     /* wall clock when cost_done last grew */
   tf_farm_report_t *report;
   /* worker side: a request sent early, before the current task's last writes */
   int request_sent;
@@ -116,11 +117,24 @@ static void progress(farm_t *f, int force) {
   double elapsed = now - f->started;
   char el[32], eta[32];
   format_duration(elapsed, el, sizeof el);
-  double left = f->cost_total - f->cost_done;
-  format_duration(f->cost_done > 0 ? elapsed * left / f->cost_done : NAN, eta, sizeof eta);
+  /* The rate measured when work last finished, counted down since then: a round can take hours,
+   * and extrapolating from `elapsed` would make the ETA grow while it runs. A round that takes
+   * longer than expected falls back to the extrapolation. */
+  double left = f->cost_total - f->cost_done, eta_s = NAN;
+  if (f->cost_done > 0) {
+    eta_s = (f->done_at - f->started) * left / f->cost_done - (now - f->done_at);
+    if (eta_s < 0) eta_s = elapsed * left / f->cost_done;
+  }
+  format_duration(eta_s, eta, sizeof eta);
   tf_log(TF_LOG_INFO, "%ld/%ld tasks done, %ld running, %ld failed, %s elapsed, ETA %s",
          f->report->done_before + f->done, f->n_tasks, f->running, f->failed, el,
          f->next == f->n_queue && f->running == 0 ? "0s" : eta);
+}
+
+static void add_done(farm_t *f, double cost) {
+  if (cost <= 0) return;
+  f->cost_done += cost;
+  f->done_at = wall_now();
 }
 
 /* A finished round of a running task counts towards the ETA at once (rounds can be hours). */
@@ -131,7 +145,7 @@ static void credit_round(farm_t *f, long task, int round) {
   double share = tf_ticket_round_cost(&cfg, round);
   if (f->credited[task] + share > f->cost[task]) share = f->cost[task] - f->credited[task];
   f->credited[task] += share;
-  f->cost_done += share;
+  add_done(f, share);
 }
 
 static void count_outcome(farm_t *f, long task, long outcome) {
@@ -143,7 +157,7 @@ static void count_outcome(farm_t *f, long task, long outcome) {
     f->failed++;
   else
     f->interrupted++;
-  if (outcome != OUTCOME_INTERRUPTED) f->cost_done += f->cost[task] - f->credited[task];
+  if (outcome != OUTCOME_INTERRUPTED) add_done(f, f->cost[task] - f->credited[task]);
   progress(f, wall_now() - f->last_progress > 1.0);
 }
 
