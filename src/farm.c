@@ -403,32 +403,32 @@ static int stop_requested(farm_t *f) {
   return f->stopping;
 }
 
+/* Rank 0: receives a message with `tag` from any rank into msg when one is waiting; returns 1
+ * and its source's rank in *source, or 0 without waiting. */
+static int take_message(int tag, long msg[MSG_LEN], int *source) {
+  int flag = 0;
+  MPI_Status status;
+  MPI_Iprobe(MPI_ANY_SOURCE, tag, MPI_COMM_WORLD, &flag, &status);
+  if (!flag) return 0;
+  MPI_Recv(msg, MSG_LEN, MPI_LONG, status.MPI_SOURCE, tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+  *source = status.MPI_SOURCE;
+  return 1;
+}
+
 /* Rank 0: takes the workers' finished-round notes. */
 static void take_rounds(farm_t *f) {
-  for (;;) {
-    int flag = 0;
-    MPI_Status status;
-    MPI_Iprobe(MPI_ANY_SOURCE, TAG_ROUND, MPI_COMM_WORLD, &flag, &status);
-    if (!flag) break;
-    long msg[MSG_LEN];
-    MPI_Recv(msg, MSG_LEN, MPI_LONG, status.MPI_SOURCE, TAG_ROUND, MPI_COMM_WORLD,
-             MPI_STATUS_IGNORE);
-    credit_round(f, msg[0], (int)msg[1]);
-  }
+  long msg[MSG_LEN];
+  int source;
+  while (take_message(TAG_ROUND, msg, &source)) credit_round(f, msg[0], (int)msg[1]);
 }
 
 /* Rank 0: answer every pending request. A request may report a finished task. */
 static void serve(farm_t *f) {
   stop_requested(f);
   take_rounds(f);
-  for (;;) {
-    int flag = 0;
-    MPI_Status status;
-    MPI_Iprobe(MPI_ANY_SOURCE, TAG_REQUEST, MPI_COMM_WORLD, &flag, &status);
-    if (!flag) break;
-    long msg[MSG_LEN];
-    MPI_Recv(msg, MSG_LEN, MPI_LONG, status.MPI_SOURCE, TAG_REQUEST, MPI_COMM_WORLD,
-             MPI_STATUS_IGNORE);
+  long msg[MSG_LEN];
+  int source;
+  while (take_message(TAG_REQUEST, msg, &source)) {
     if (msg[0] >= 0) count_outcome(f, msg[0], msg[1]);
     /* A worker that stopped on its own signal tells the master the job is ending. */
     if (msg[1] == OUTCOME_INTERRUPTED && !f->stopping) {
@@ -441,9 +441,9 @@ static void serve(farm_t *f) {
       f->running++;
     } else {
       f->stopped++;
-      f->worker_stopped[status.MPI_SOURCE] = 1;
+      f->worker_stopped[source] = 1;
     }
-    MPI_Send(reply, MSG_LEN, MPI_LONG, status.MPI_SOURCE, TAG_TASK, MPI_COMM_WORLD);
+    MPI_Send(reply, MSG_LEN, MPI_LONG, source, TAG_TASK, MPI_COMM_WORLD);
   }
   progress(f, 0);
 }
