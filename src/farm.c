@@ -66,8 +66,7 @@ typedef struct farm {
   long n_tasks;
   long *queue;        /* unfinished task ids, longest expected first */
   double *cost;       /* (n_tasks) expected remaining cost */
-  double *credited;   /* (n_tasks) the part of it done in rounds finished so far */
-  unsigned char *counted; /* (n_tasks) its outcome is counted */
+  double *credited;   /* (n_tasks) the part of it counted done: finished rounds, or all of it */
   long shown[3];      /* done, running, failed in the last progress line */
   long n_queue, next; /* queue[next..n_queue) not yet handed out */
   long done, failed, running, interrupted;
@@ -139,7 +138,7 @@ static void add_done(farm_t *f, double cost) {
 
 /* A finished round of a running task counts towards the ETA at once (rounds can be hours). */
 static void credit_round(farm_t *f, long task, int round) {
-  if (task < 0 || task >= f->n_tasks || f->counted[task]) return;
+  if (task < 0 || task >= f->n_tasks) return;
   tf_config_t cfg;
   if (tf_grid_task(f->sw, task, &cfg, NULL) < 0) return;
   double share = tf_ticket_round_cost(&cfg, round);
@@ -150,14 +149,16 @@ static void credit_round(farm_t *f, long task, int round) {
 
 static void count_outcome(farm_t *f, long task, long outcome) {
   f->running--;
-  f->counted[task] = 1;
   if (outcome == TF_TASK_DONE)
     f->done++;
   else if (outcome == TF_TASK_FAILED)
     f->failed++;
   else
     f->interrupted++;
-  if (outcome != OUTCOME_INTERRUPTED) add_done(f, f->cost[task] - f->credited[task]);
+  if (outcome != OUTCOME_INTERRUPTED) {
+    add_done(f, f->cost[task] - f->credited[task]);
+    f->credited[task] = f->cost[task]; /* a round note arriving later adds nothing */
+  }
   progress(f, wall_now() - f->last_progress > 1.0);
 }
 
@@ -185,10 +186,8 @@ static int plan_tasks(farm_t *f, tf_err_t *err) {
   f->queue = malloc((size_t)n * sizeof *f->queue);
   f->cost = malloc((size_t)n * sizeof *f->cost);
   f->credited = calloc((size_t)n, sizeof *f->credited);
-  f->counted = calloc((size_t)n, 1);
   int rc = 0;
-  if (!status || !rounds_done || !attempts || !order || !f->queue || !f->cost || !f->credited ||
-      !f->counted) {
+  if (!status || !rounds_done || !attempts || !order || !f->queue || !f->cost || !f->credited) {
     rc = tf_err_set(err, TF_ENOMEM, "out of memory for a queue of %ld tasks", n);
     goto done;
   }
@@ -199,7 +198,6 @@ static int plan_tasks(farm_t *f, tf_err_t *err) {
     tf_config_t cfg;
     rc = tf_grid_task(f->sw, t, &cfg, err);
     if (rc < 0) goto done;
-    double total = tf_ticket_cost(&cfg);
     f->cost[t] = 0.0;
     for (int r = rounds_done[t]; r <= cfg.rounds; r++) f->cost[t] += tf_ticket_round_cost(&cfg, r);
     if (status[t] == TF_TASK_DONE) {
@@ -213,7 +211,7 @@ static int plan_tasks(farm_t *f, tf_err_t *err) {
     if (status[t] == TF_TASK_FAILED) {
       rc = tf_store_reset_task(f->store, t, err);
       if (rc < 0) goto done;
-      f->cost[t] = total;
+      f->cost[t] = tf_ticket_cost(&cfg);
     } else if (attempts[t] >= f->opt->max_attempts) {
       char reason[256];
       snprintf(reason, sizeof reason,
@@ -677,7 +675,6 @@ int tf_farm_run(const tf_sweep_t *sw, const char *out_path, const tf_farm_option
   free(f.queue);
   free(f.cost);
   free(f.credited);
-  free(f.counted);
   free(f.worker_stopped);
   return rc;
 }
