@@ -478,6 +478,68 @@ static void test_conv_sparse_path_matches_dense_path(void) {
   tf_conv_work_free(&ws);
 }
 
+/* Each image is its own product, so an image's output and input gradient do not depend on the
+ * batch around it (evaluation may run in chunks of any size), and the sparse path gives the
+ * same bits on every instruction set's kernels. */
+static void test_conv_results_do_not_depend_on_batch_or_instruction_set(void) {
+  const layer_case_t c = {3, 7, 9, 5, 3, TF_CONV_SAME, 4};
+  tf_conv_t cv = make_conv(&c);
+  tf_conv_work_t ws = {0};
+  tf_err_t err = {0};
+  ASSERT_INT_EQ(tf_conv_work_reserve(&ws, &cv, &err), 0);
+  size_t nw = (size_t)cv.out_c * cv.fan_in, nx = (size_t)c.n * cv.in_size,
+         ny = (size_t)c.n * cv.out_size;
+  float *w = random_floats(nw, -0.5, 0.5), *b = random_floats((size_t)cv.out_c, -0.5, 0.5);
+  float *mask = zero_floats(nw);
+  for (size_t i = 0; i < nw; i++) mask[i] = urand() < 0.3 ? 1.0f : 0.0f;
+  float *x = random_floats(nx, -1.0, 1.0), *dy = random_floats(ny, -1.0, 1.0);
+  float *y = zero_floats(ny), *y1 = zero_floats(ny), *dx = zero_floats(nx), *dx1 = zero_floats(nx);
+  float *gw = zero_floats(nw), *gb = zero_floats((size_t)cv.out_c);
+  tf_conv_forward(&cv, &ws, w, b, x, c.n, 1, y);
+  tf_conv_backward(&cv, &ws, w, x, dy, c.n, gw, gb, dx, 1);
+  for (int i = 0; i < c.n; i++) {
+    tf_conv_forward(&cv, &ws, w, b, x + i * cv.in_size, 1, 1, y1 + i * cv.out_size);
+    tf_conv_backward(&cv, &ws, w, x + i * cv.in_size, dy + i * cv.out_size, 1, gw, gb,
+                     dx1 + i * cv.in_size, 1);
+  }
+  ASSERT(memcmp(y, y1, ny * sizeof *y) == 0);
+  ASSERT(memcmp(dx, dx1, nx * sizeof *dx) == 0);
+
+  tf_sparse_t sp = {0};
+  ASSERT_INT_EQ(tf_sparse_build(&sp, w, mask, cv.out_c, cv.fan_in, &err), 0);
+  float *ys = zero_floats(ny), *dxs = zero_floats(nx), *gs = zero_floats((size_t)sp.nnz);
+  const char *isas[] = {"baseline", "avx2", "avx512"};
+  const char *native = tf_sparse_isa();
+  int compared = 0;
+  for (int k = 0; k < 3; k++) {
+    if (tf_sparse_use_isa(isas[k]) != 0) continue;
+    tf_conv_forward_sparse(&cv, &ws, &sp, b, x, c.n, 1, y);
+    tf_conv_backward_sparse(&cv, &ws, &sp, x, dy, c.n, gb, dx, 1);
+    if (compared++ == 0) {
+      memcpy(ys, y, ny * sizeof *y);
+      memcpy(dxs, dx, nx * sizeof *dx);
+      memcpy(gs, sp.grad, (size_t)sp.nnz * sizeof *gs);
+      for (int i = 0; i < c.n; i++) {
+        tf_conv_forward_sparse(&cv, &ws, &sp, b, x + i * cv.in_size, 1, 1, y1 + i * cv.out_size);
+        tf_conv_backward_sparse(&cv, &ws, &sp, x + i * cv.in_size, dy + i * cv.out_size, 1, gb,
+                                dx1 + i * cv.in_size, 1);
+      }
+      ASSERT(memcmp(y, y1, ny * sizeof *y) == 0);
+      ASSERT(memcmp(dx, dx1, nx * sizeof *dx) == 0);
+      continue;
+    }
+    ASSERT(memcmp(y, ys, ny * sizeof *y) == 0);
+    ASSERT(memcmp(dx, dxs, nx * sizeof *dx) == 0);
+    ASSERT(memcmp(sp.grad, gs, (size_t)sp.nnz * sizeof *gs) == 0);
+  }
+  ASSERT(compared >= 1);
+  ASSERT_INT_EQ(tf_sparse_use_isa(native), 0);
+  tf_sparse_free(&sp);
+  free(w), free(b), free(mask), free(x), free(dy), free(y), free(y1), free(dx), free(dx1);
+  free(gw), free(gb), free(ys), free(dxs), free(gs);
+  tf_conv_work_free(&ws);
+}
+
 /* ---- The networks' layers ---- */
 
 typedef struct net_layer {
@@ -584,6 +646,7 @@ int main(void) {
   RUN(test_conv_pool_matches_reference_and_routes_gradients);
   RUN(test_conv_pool_gradient_matches_finite_differences);
   RUN(test_conv_sparse_path_matches_dense_path);
+  RUN(test_conv_results_do_not_depend_on_batch_or_instruction_set);
   RUN(test_conv_lenet5_and_conv2_layers_on_mnist_and_cifar_shapes);
   fprintf(stderr, "largest |fast - reference| seen: %.3f of the bound 2 gamma_T A\n", worst_ratio);
   return 0;
