@@ -57,8 +57,8 @@ typedef struct tf_conv_work {
                  * the sparse kernels when pixels < ld */
 } tf_conv_work_t;
 
-/* Grows ws (zeroed or reserved before) to fit layer cv. Returns 0 or TF_ENOMEM (ws keeps what it
- * had). */
+/* Grows ws (zeroed or reserved before) to fit layer cv. Returns 0 or TF_ENOMEM (ws still fits
+ * every layer it fitted before). */
 int tf_conv_work_reserve(tf_conv_work_t *ws, const tf_conv_t *cv, tf_err_t *err);
 void tf_conv_work_free(tf_conv_work_t *ws);
 
