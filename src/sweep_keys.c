@@ -78,9 +78,11 @@ const tf_sweep_key_t tf__sweep_key_docs[KEY_COUNT] = {
      "same key set outside it."},
 };
 
-static const char *optimizer_name(int i) { return tf_optimizer_name((tf_optimizer_kind_t)i); }
-static const char *scope_name(int i) { return tf_scope_name((tf_prune_scope_t)i); }
-static const char *control_name(int i) { return tf_control_name((tf_control_t)i); }
+static const char *optimizer_name(int i) {
+  return tf_config_optimizer_name((tf_optimizer_kind_t)i);
+}
+static const char *scope_name(int i) { return tf_config_scope_name((tf_prune_scope_t)i); }
+static const char *control_name(int i) { return tf_config_control_name((tf_control_t)i); }
 
 #define RULE_INT(lo, hi) {VT_INT, 1, lo, hi, 0, 0, 0, 0, NULL, NULL, 0}
 #define RULE_REAL(lo, hi, lo_open, hi_open) {VT_REAL, 1, 0, 0, lo, hi, lo_open, hi_open, NULL, NULL, 0}

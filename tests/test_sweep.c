@@ -330,18 +330,18 @@ static void test_sweep_key_table_documents_every_key_with_its_default(void) {
 }
 
 static void test_config_names_and_cross_key_rules(void) {
-  ASSERT(strcmp(tf_optimizer_name(TF_OPT_SGD), "sgd") == 0);
-  ASSERT(strcmp(tf_optimizer_name(TF_OPT_MOMENTUM), "momentum") == 0);
-  ASSERT(strcmp(tf_optimizer_name(TF_OPT_ADAM), "adam") == 0);
-  ASSERT(tf_optimizer_name(TF_OPT_COUNT) == NULL);
-  ASSERT(strcmp(tf_scope_name(TF_SCOPE_LAYERWISE), "layerwise") == 0);
-  ASSERT(strcmp(tf_scope_name(TF_SCOPE_GLOBAL), "global") == 0);
-  ASSERT(tf_scope_name(TF_SCOPE_COUNT) == NULL);
-  ASSERT(strcmp(tf_control_name(TF_CONTROL_TICKET), "ticket") == 0);
-  ASSERT(strcmp(tf_control_name(TF_CONTROL_REINIT), "reinit") == 0);
-  ASSERT(strcmp(tf_control_name(TF_CONTROL_SIGN_REINIT), "sign_reinit") == 0);
-  ASSERT(strcmp(tf_control_name(TF_CONTROL_RANDOM_MASK), "random_mask") == 0);
-  ASSERT(tf_control_name(TF_CONTROL_COUNT) == NULL);
+  ASSERT(strcmp(tf_config_optimizer_name(TF_OPT_SGD), "sgd") == 0);
+  ASSERT(strcmp(tf_config_optimizer_name(TF_OPT_MOMENTUM), "momentum") == 0);
+  ASSERT(strcmp(tf_config_optimizer_name(TF_OPT_ADAM), "adam") == 0);
+  ASSERT(tf_config_optimizer_name(TF_OPT_COUNT) == NULL);
+  ASSERT(strcmp(tf_config_scope_name(TF_SCOPE_LAYERWISE), "layerwise") == 0);
+  ASSERT(strcmp(tf_config_scope_name(TF_SCOPE_GLOBAL), "global") == 0);
+  ASSERT(tf_config_scope_name(TF_SCOPE_COUNT) == NULL);
+  ASSERT(strcmp(tf_config_control_name(TF_CONTROL_TICKET), "ticket") == 0);
+  ASSERT(strcmp(tf_config_control_name(TF_CONTROL_REINIT), "reinit") == 0);
+  ASSERT(strcmp(tf_config_control_name(TF_CONTROL_SIGN_REINIT), "sign_reinit") == 0);
+  ASSERT(strcmp(tf_config_control_name(TF_CONTROL_RANDOM_MASK), "random_mask") == 0);
+  ASSERT(tf_config_control_name(TF_CONTROL_COUNT) == NULL);
 
   tf_config_t c;
   tf_err_t err = {0};
