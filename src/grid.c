@@ -2,7 +2,6 @@
 #include "ticketfarm/grid.h"
 
 #include <math.h>
-#include <stdio.h>
 
 #include "sweep_internal.h"
 
