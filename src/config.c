@@ -87,17 +87,17 @@ int tf_config_check(const tf_config_t *cfg, tf_err_t *err) {
   return 0;
 }
 
-const char *tf_optimizer_name(tf_optimizer_kind_t kind) {
+const char *tf_config_optimizer_name(tf_optimizer_kind_t kind) {
   if ((int)kind < 0 || kind >= TF_OPT_COUNT) return NULL;
   return optimizer_names[kind];
 }
 
-const char *tf_scope_name(tf_prune_scope_t scope) {
+const char *tf_config_scope_name(tf_prune_scope_t scope) {
   if ((int)scope < 0 || scope >= TF_SCOPE_COUNT) return NULL;
   return scope_names[scope];
 }
 
-const char *tf_control_name(tf_control_t control) {
+const char *tf_config_control_name(tf_control_t control) {
   if ((int)control < 0 || control >= TF_CONTROL_COUNT) return NULL;
   return control_names[control];
 }

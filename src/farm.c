@@ -339,17 +339,7 @@ static int open_store(farm_t *f, const char *out_path, tf_err_t *err) {
       if (mode == 0) mode = tf_sweep_parse(&old, text, strlen(text), out_path, err);
       if (mode == 0) {
         char why[512] = "";
-        long n_old = tf_grid_tasks(old);
-        if (n_old != f->n_tasks)
-          snprintf(why, sizeof why, "%ld tasks in the file, %ld in the sweep", n_old, f->n_tasks);
-        for (long t = 0; why[0] == '\0' && t < f->n_tasks; t++) {
-          tf_config_t a, b;
-          tf_grid_task(old, t, &a, NULL);
-          tf_grid_task(f->sw, t, &b, NULL);
-          char d[400];
-          if (tf_config_diff(&a, &b, d, sizeof d))
-            snprintf(why, sizeof why, "task %ld: %s (file vs sweep)", t, d);
-        }
+        tf_sweep_diff(old, f->sw, why, sizeof why);
         mode = why[0] ? tf_err_set(err, TF_EMISMATCH,
                                    "%s holds results of a different sweep (%s); resume it with "
                                    "the sweep it was started with, or choose another output",

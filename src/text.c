@@ -1,6 +1,7 @@
-/* Closest-name suggestions ("did you mean") for the sweep and dataset parsers. */
+/* Closest-name suggestions ("did you mean") for the sweep and dataset parsers; reals as text. */
 #include "ticketfarm/text.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,4 +39,11 @@ const char *tf_text_closest(const char *s, const char *const *names, size_t n) {
     }
   }
   return best;
+}
+
+void tf_text_real(double x, char *buf, size_t size) {
+  for (int prec = 1; prec <= 17; prec++) {
+    snprintf(buf, size, "%.*g", prec, x);
+    if (strtod(buf, NULL) == x) return;
+  }
 }

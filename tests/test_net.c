@@ -600,7 +600,8 @@ static void test_net_sparse_training_tracks_dense_reference(void) {
       diff = fmax(diff, fabs((double)sparse.params[k] - dense.params[k]));
     }
     fprintf(stderr, "      %s: loss %.4f -> %.4f, largest relative difference: loss %.2g, "
-            "weights %.2g\n", tf_optimizer_name(kinds[o]), first, last, worst, diff / scale);
+            "weights %.2g\n", tf_config_optimizer_name(kinds[o]), first, last, worst,
+            diff / scale);
     if (kinds[o] == TF_OPT_ADAM) ASSERT(last < 0.8 * first); /* it learns */
     ASSERT(worst <= 1e-4);
     ASSERT(diff <= 1e-3 * scale);

@@ -330,18 +330,18 @@ static void test_sweep_key_table_documents_every_key_with_its_default(void) {
 }
 
 static void test_config_names_and_cross_key_rules(void) {
-  ASSERT(strcmp(tf_optimizer_name(TF_OPT_SGD), "sgd") == 0);
-  ASSERT(strcmp(tf_optimizer_name(TF_OPT_MOMENTUM), "momentum") == 0);
-  ASSERT(strcmp(tf_optimizer_name(TF_OPT_ADAM), "adam") == 0);
-  ASSERT(tf_optimizer_name(TF_OPT_COUNT) == NULL);
-  ASSERT(strcmp(tf_scope_name(TF_SCOPE_LAYERWISE), "layerwise") == 0);
-  ASSERT(strcmp(tf_scope_name(TF_SCOPE_GLOBAL), "global") == 0);
-  ASSERT(tf_scope_name(TF_SCOPE_COUNT) == NULL);
-  ASSERT(strcmp(tf_control_name(TF_CONTROL_TICKET), "ticket") == 0);
-  ASSERT(strcmp(tf_control_name(TF_CONTROL_REINIT), "reinit") == 0);
-  ASSERT(strcmp(tf_control_name(TF_CONTROL_SIGN_REINIT), "sign_reinit") == 0);
-  ASSERT(strcmp(tf_control_name(TF_CONTROL_RANDOM_MASK), "random_mask") == 0);
-  ASSERT(tf_control_name(TF_CONTROL_COUNT) == NULL);
+  ASSERT(strcmp(tf_config_optimizer_name(TF_OPT_SGD), "sgd") == 0);
+  ASSERT(strcmp(tf_config_optimizer_name(TF_OPT_MOMENTUM), "momentum") == 0);
+  ASSERT(strcmp(tf_config_optimizer_name(TF_OPT_ADAM), "adam") == 0);
+  ASSERT(tf_config_optimizer_name(TF_OPT_COUNT) == NULL);
+  ASSERT(strcmp(tf_config_scope_name(TF_SCOPE_LAYERWISE), "layerwise") == 0);
+  ASSERT(strcmp(tf_config_scope_name(TF_SCOPE_GLOBAL), "global") == 0);
+  ASSERT(tf_config_scope_name(TF_SCOPE_COUNT) == NULL);
+  ASSERT(strcmp(tf_config_control_name(TF_CONTROL_TICKET), "ticket") == 0);
+  ASSERT(strcmp(tf_config_control_name(TF_CONTROL_REINIT), "reinit") == 0);
+  ASSERT(strcmp(tf_config_control_name(TF_CONTROL_SIGN_REINIT), "sign_reinit") == 0);
+  ASSERT(strcmp(tf_config_control_name(TF_CONTROL_RANDOM_MASK), "random_mask") == 0);
+  ASSERT(tf_config_control_name(TF_CONTROL_COUNT) == NULL);
 
   tf_config_t c;
   tf_err_t err = {0};
@@ -602,6 +602,104 @@ static void test_sweep_sparse_below_is_a_bounded_real_grid_axis(void) {
   ASSERT_STR_CONTAINS(parse_bad(bad, strlen(bad), &err), "train.sparse_below: must be in [0, 1]");
 }
 
+/* The YAML setting key (a dotted path or a top-level key) to value. */
+static void key_yaml(const char *key, const char *value, char *buf, size_t size) {
+  const char *dot = strchr(key, '.');
+  if (dot == NULL)
+    snprintf(buf, size, "%s: %s\n", key, value);
+  else
+    snprintf(buf, size, "%.*s:\n  %s: %s\n", (int)(dot - key), key, dot + 1, value);
+}
+
+/* Every key of the table, set away from its default, makes the sweep differ from the defaults
+ * and the difference names the key: a key that tf_config_diff forgot would let a results file
+ * be resumed with another sweep. */
+static void test_sweep_diff_names_every_key_set_away_from_its_default(void) {
+  static const struct {
+    const char *key, *value, *named;
+  } other[] = {
+      {"name", "other", "name"},
+      {"data.dataset", "fashion-mnist", "data.dataset"},
+      {"data.validation", "1000", "data.validation"},
+      {"model.hidden", "[300]", "model.hidden"},
+      {"train.optimizer", "sgd", "train.optimizer"},
+      {"train.lr", "0.1", "train.lr"},
+      {"train.momentum", "0.5", "train.momentum"},
+      {"train.beta1", "0.5", "train.beta1"},
+      {"train.beta2", "0.99", "train.beta2"},
+      {"train.eps", "1.0e-6", "train.eps"},
+      {"train.batch", "100", "train.batch"},
+      {"train.iterations", "1000", "train.iterations"},
+      {"train.eval_every", "50", "train.eval_every"},
+      {"train.sparse_below", "0.3", "train.sparse_below"},
+      {"init", "he_normal", "init"},
+      {"prune.rounds", "3", "prune.rounds"},
+      {"prune.rate", "0.3", "prune.rate"},
+      {"prune.output_rate", "0.2", "prune.output_rate"},
+      {"prune.scope", "global", "prune.scope"},
+      {"prune.rewind", "100", "prune.rewind"},
+      {"control", "reinit", "control"},
+      {"seed", "7", "seed"},
+      {"record.weights", "[final]", "record.weights"},
+      /* A grid makes more tasks: the difference is their number. */
+      {"grid", "{train.lr: [0.1, 0.2]}", "tasks in the file"},
+  };
+  const size_t n_other = sizeof other / sizeof other[0];
+  tf_sweep_t *def = parse_ok("name:\n");
+  char buf[512];
+  ASSERT_INT_EQ(tf_sweep_diff(def, def, buf, sizeof buf), 0);
+  ASSERT(buf[0] == '\0');
+  size_t n_keys = 0;
+  const tf_sweep_key_t *keys = tf_sweep_keys(&n_keys);
+  ASSERT_INT_EQ(n_keys, n_other);
+  for (size_t k = 0; k < n_keys; k++) {
+    size_t i = 0;
+    while (i < n_other && strcmp(other[i].key, keys[k].key) != 0) i++;
+    if (i == n_other) fprintf(stderr, "no other value for %s\n", keys[k].key);
+    ASSERT(i < n_other);
+    ASSERT(strcmp(other[i].value, keys[k].def) != 0);
+    char text[256];
+    key_yaml(other[i].key, other[i].value, text, sizeof text);
+    tf_sweep_t *sw = parse_ok(text);
+    buf[0] = '\0';
+    int differs = tf_sweep_diff(def, sw, buf, sizeof buf);
+    if (differs != 1)
+      fprintf(stderr, "%s set to %s: no difference\n", other[i].key, other[i].value);
+    ASSERT_INT_EQ(differs, 1);
+    ASSERT_STR_CONTAINS(buf, other[i].named);
+    buf[0] = '\0';
+    ASSERT_INT_EQ(tf_sweep_diff(sw, def, buf, sizeof buf), 1);
+    ASSERT_STR_CONTAINS(buf, other[i].named);
+    tf_sweep_free(sw);
+  }
+  tf_sweep_free(def);
+}
+
+/* The initialiser's parameter is part of the key, and a later task's difference is found and
+ * labelled with its task and direction. */
+static void test_sweep_diff_finds_init_parameter_and_later_tasks(void) {
+  tf_sweep_t *a = parse_ok("init: normal\n");
+  tf_sweep_t *b = parse_ok("init: normal(0.05)\n");
+  char buf[512];
+  ASSERT_INT_EQ(tf_sweep_diff(a, b, buf, sizeof buf), 1);
+  ASSERT_STR_CONTAINS(buf, "task 0: init (parameter)");
+  tf_sweep_free(a);
+  tf_sweep_free(b);
+  a = parse_ok("grid:\n  seed: [1, 2]\n");
+  b = parse_ok("grid:\n  seed: [1, 3]\n");
+  ASSERT_INT_EQ(tf_sweep_diff(a, b, buf, sizeof buf), 1);
+  ASSERT(strcmp(buf, "task 1: seed: 2 vs 3 (file vs sweep)") == 0);
+  tf_sweep_free(b);
+  b = parse_ok("seed: 1\ngrid:\n  seed: [1, 2]\n");
+  ASSERT_INT_EQ(tf_sweep_diff(a, b, buf, sizeof buf), 0);
+  tf_sweep_free(b);
+  b = parse_ok("seed: 1\n");
+  ASSERT_INT_EQ(tf_sweep_diff(a, b, buf, sizeof buf), 1);
+  ASSERT(strcmp(buf, "2 tasks in the file, 1 in the sweep") == 0);
+  tf_sweep_free(a);
+  tf_sweep_free(b);
+}
+
 int main(void) {
   RUN(test_sweep_sparse_below_is_a_bounded_real_grid_axis);
   RUN(test_sweep_example_expands_18_tasks_last_axis_fastest);
@@ -619,5 +717,7 @@ int main(void) {
   RUN(test_sweep_rejects_nul_size_encoding_and_missing_file);
   RUN(test_grid_task_out_of_range_is_einput);
   RUN(test_grid_checks_every_task_of_a_large_grid);
+  RUN(test_sweep_diff_names_every_key_set_away_from_its_default);
+  RUN(test_sweep_diff_finds_init_parameter_and_later_tasks);
   return 0;
 }

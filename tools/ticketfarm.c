@@ -179,25 +179,19 @@ static int cmd_keys(int argc, char **argv) {
 /* Rank 0 reads the sweep file and every rank parses the same bytes, so all ranks agree on the
  * tasks and all fail alike on a bad file. */
 static int load_sweep_everywhere(const char *path, int rank, tf_sweep_t **sw, tf_err_t *err) {
-  long len = 0;
+  long head[2] = {0, 0}; /* length, or -1 and the error code */
   char *text = NULL;
   if (rank == 0) {
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL) {
-      len = -1;
-      tf_err_set(err, TF_EINPUT, "%s: cannot open: %s", path, strerror(errno));
-    } else {
-      text = malloc(TF_SWEEP_MAX_BYTES + 2);
-      len = text ? (long)fread(text, 1, TF_SWEEP_MAX_BYTES + 1, fp) : -1;
-      if (len < 0) tf_err_set(err, TF_ENOMEM, "out of memory");
-      fclose(fp);
-    }
+    size_t len = 0;
+    int rc = tf_sweep_read(path, &text, &len, err);
+    head[0] = rc < 0 ? -1 : (long)len;
+    head[1] = rc;
   }
-  MPI_Bcast(&len, 1, MPI_LONG, 0, MPI_COMM_WORLD);
+  MPI_Bcast(head, 2, MPI_LONG, 0, MPI_COMM_WORLD);
+  long len = head[0];
   if (len < 0) {
-    free(text);
-    if (rank != 0) tf_err_set(err, TF_EINPUT, "%s: cannot be read", path);
-    return TF_EINPUT;
+    if (rank != 0) tf_err_set(err, (int)head[1], "%s: cannot be read", path);
+    return (int)head[1];
   }
   if (rank != 0) text = malloc((size_t)len + 1);
   if (text == NULL) {

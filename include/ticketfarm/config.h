@@ -91,8 +91,8 @@ int tf_config_check(const tf_config_t *cfg, tf_err_t *err);
 int tf_config_diff(const tf_config_t *a, const tf_config_t *b, char *buf, size_t size);
 
 /* Names as written in sweep files; NULL for an out-of-range value. */
-const char *tf_optimizer_name(tf_optimizer_kind_t kind);
-const char *tf_scope_name(tf_prune_scope_t scope);
-const char *tf_control_name(tf_control_t control);
+const char *tf_config_optimizer_name(tf_optimizer_kind_t kind);
+const char *tf_config_scope_name(tf_prune_scope_t scope);
+const char *tf_config_control_name(tf_control_t control);
 
 #endif

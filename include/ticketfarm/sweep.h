@@ -1,5 +1,6 @@
-/* Sweep files: YAML parsing and validation of every key (with file:line:col messages and
- * "did you mean" hints), the grid of values to sweep, and the documentation of every key. */
+/* Sweep files: reading, YAML parsing and validation of every key (with file:line:col messages
+ * and "did you mean" hints), the documentation of every key, and comparing two sweeps; the grid
+ * of values to sweep is in grid.h. */
 #ifndef TICKETFARM_SWEEP_H
 #define TICKETFARM_SWEEP_H
 
@@ -14,6 +15,11 @@
 #define TF_SWEEP_MAX_TASKS 10000000L
 
 typedef struct tf_sweep tf_sweep_t;
+
+/* Reads the bytes of a sweep file into *text (malloc'd, NUL-terminated, *len bytes before the
+ * NUL), the one reader of sweep files. TF_EIO when the file cannot be opened or read, TF_EINPUT
+ * "PATH:1:1: ..." when it is larger than TF_SWEEP_MAX_BYTES, TF_ENOMEM. Rank-local. */
+int tf_sweep_read(const char *path, char **text, size_t *len, tf_err_t *err);
 
 /* Reads and validates a sweep file. Every error is TF_EINPUT (TF_EIO when the file cannot be
  * read) with a message "PATH:LINE:COL: ..." naming the key, what was expected and, when one is
@@ -42,28 +48,14 @@ typedef struct tf_sweep_key {
 /* The table of every accepted key, in the order of the README. */
 const tf_sweep_key_t *tf_sweep_keys(size_t *count);
 
-/* The grid: Cartesian product of the values listed under `grid:`, axes in the order they are
- * written, the last axis varying fastest (task = mixed-radix number of value indices). A sweep
- * without a grid has one task. */
-typedef enum { TF_AXIS_TEXT, TF_AXIS_INT, TF_AXIS_REAL } tf_axis_kind_t;
+/* A sweep's tasks and their values: include/ticketfarm/grid.h. */
+#include "ticketfarm/grid.h"
 
-long tf_grid_tasks(const tf_sweep_t *sw);
-int tf_grid_axes(const tf_sweep_t *sw);
-const char *tf_grid_axis_key(const tf_sweep_t *sw, int axis); /* "prune.rate" */
-tf_axis_kind_t tf_grid_axis_kind(const tf_sweep_t *sw, int axis);
-int tf_grid_axis_size(const tf_sweep_t *sw, int axis); /* number of values */
-
-/* Index of the value task takes on axis. */
-int tf_grid_value_index(const tf_sweep_t *sw, int axis, long task);
-
-/* The value of axis for task: canonical text ("he_normal", "0.2", "[300, 100]", "1"), and the
- * number for INT and REAL axes. */
-void tf_grid_value_text(const tf_sweep_t *sw, int axis, long task, char *buf, size_t size);
-double tf_grid_value_real(const tf_sweep_t *sw, int axis, long task);
-long long tf_grid_value_int(const tf_sweep_t *sw, int axis, long task);
-
-/* The full configuration of task (0 <= task < tf_grid_tasks). Rank-local; cannot fail for a
- * loaded sweep (returns TF_EINPUT only for an out-of-range task). */
-int tf_grid_task(const tf_sweep_t *sw, long task, tf_config_t *cfg, tf_err_t *err);
+/* Compares the sweep a results file holds (`stored`) with the sweep given to continue it
+ * (`given`), task by task. Returns 0 when both have the same number of tasks and every task's
+ * configuration is equal under tf_config_diff; otherwise 1, with the first difference written
+ * into buf: "N tasks in the file, M in the sweep" or "task T: KEY: A vs B (file vs sweep)".
+ * Rank-local. */
+int tf_sweep_diff(const tf_sweep_t *stored, const tf_sweep_t *given, char *buf, size_t size);
 
 #endif

@@ -1,0 +1,402 @@
+/* The sweep keys: their table (documentation, type, bounds) and their values read from YAML
+ * nodes, applied to a config, written as text and ordered. */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sweep_internal.h"
+#include "ticketfarm/data.h"
+#include "ticketfarm/init.h"
+#include "ticketfarm/text.h"
+
+#define HIDDEN_WIDTH_MAX 100000
+#define LONG_COUNT_MAX 1000000000LL /* iterations and rewind: far beyond any sweep's budget */
+
+const tf_sweep_key_t tf__sweep_key_docs[KEY_COUNT] = {
+    {"name", "string", "\"\"", "Free text naming the sweep, stored in the results file."},
+    {"data.dataset", "string", "mnist", "The dataset: mnist or fashion-mnist."},
+    {"data.validation", "integer", "5000",
+     "Images held out of the training set to find the early-stopping iteration: at least 1 "
+     "and fewer than the dataset's training images."},
+    {"model.hidden", "list of integers", "[300, 100]",
+     "Hidden layer widths, 0 to 8 layers of 1 to 100000 units; the input and output sizes "
+     "come from the dataset."},
+    {"train.optimizer", "string", "adam", "The optimiser: sgd, momentum (heavy ball) or adam."},
+    {"train.lr", "real", "1.2e-3", "The learning rate, greater than 0."},
+    {"train.momentum", "real", "0.9",
+     "The heavy-ball coefficient of the momentum optimiser, in [0, 1)."},
+    {"train.beta1", "real", "0.9", "Adam's decay rate of the gradient mean, in [0, 1)."},
+    {"train.beta2", "real", "0.999", "Adam's decay rate of the squared gradient mean, in [0, 1)."},
+    {"train.eps", "real", "1.0e-8", "Adam's term added to the denominator, greater than 0."},
+    {"train.batch", "integer", "60",
+     "Images per minibatch, at least 1 and at most the training images left after "
+     "data.validation."},
+    {"train.iterations", "integer", "50000",
+     "Training iterations per round, 1 to 1000000000 and a multiple of train.eval_every."},
+    {"train.eval_every", "integer", "100",
+     "Iterations between two evaluations of validation loss and test accuracy, at least 1."},
+    {"train.sparse_below", "real", "0.6",
+     "Density in [0, 1] below which a layer trains on sparse kernels over its surviving "
+     "weights instead of dense ones under a mask (0: never); part of what defines the results, "
+     "as the two differ by float rounding."},
+    {"init", "string", "glorot_normal",
+     "The weight initialiser: glorot_normal, glorot_uniform, he_normal, he_uniform, "
+     "lecun_normal, lecun_uniform, orthogonal(gain), truncated_normal(sigma), normal(sigma), "
+     "uniform(a) or signed_constant, the parameter optional."},
+    {"prune.rounds", "integer", "20",
+     "Pruning rounds after the dense round 0, 0 to 1000; round r trains the net left after r "
+     "prunings."},
+    {"prune.rate", "real", "0.2",
+     "Fraction of the remaining weights removed per round, in (0, 1)."},
+    {"prune.output_rate", "real", "0.1",
+     "Fraction of the output layer's remaining weights removed per round under layerwise "
+     "scope, in (0, 1)."},
+    {"prune.scope", "string", "layerwise",
+     "layerwise (each layer loses prune.rate of its remaining weights, the output layer "
+     "prune.output_rate) or global (prune.rate of all remaining weights by one magnitude "
+     "threshold, output_rate unused)."},
+    {"prune.rewind", "integer", "0",
+     "Iteration whose weights the survivors return to: 0 is the initialisation, k > 0 late "
+     "rewinding; less than train.iterations and a multiple of train.eval_every."},
+    {"control", "string", "ticket",
+     "ticket (rewind the survivors), reinit (same mask, fresh weights), sign_reinit (fresh "
+     "magnitudes, original signs) or random_mask (same layer densities, random positions)."},
+    {"seed", "integer", "1",
+     "Seed of every random stream, 0 to 2^63-1; tasks with one seed share the data order and "
+     "the validation split."},
+    {"record.weights", "list of strings", "[init, rewind, final]",
+     "Weight snapshots stored per task and round, a subset of init, rewind and final ([] for "
+     "none); not a grid axis, as every task stores the same snapshots."},
+    {"grid", "mapping of keys to lists", "{}",
+     "Dotted key paths (init, prune.rate, seed, ...) mapped to lists of values whose Cartesian "
+     "product gives the tasks, the last axis varying fastest; a key in the grid overrides the "
+     "same key set outside it."},
+};
+
+static const char *optimizer_name(int i) {
+  return tf_config_optimizer_name((tf_optimizer_kind_t)i);
+}
+static const char *scope_name(int i) { return tf_config_scope_name((tf_prune_scope_t)i); }
+static const char *control_name(int i) { return tf_config_control_name((tf_control_t)i); }
+
+#define RULE_INT(lo, hi) {VT_INT, 1, lo, hi, 0, 0, 0, 0, NULL, NULL, 0}
+#define RULE_REAL(lo, hi, lo_open, hi_open) {VT_REAL, 1, 0, 0, lo, hi, lo_open, hi_open, NULL, NULL, 0}
+#define RULE_CHOICE(noun, fn, n) {VT_CHOICE, 1, 0, 0, 0, 0, 0, 0, noun, fn, n}
+#define RULE_OTHER(type, gridable) {type, gridable, 0, 0, 0, 0, 0, 0, NULL, NULL, 0}
+
+const key_rule_t tf__sweep_key_rules[KEY_COUNT] = {
+    [KEY_NAME] = RULE_OTHER(VT_TEXT, 0),
+    [KEY_DATASET] = RULE_OTHER(VT_DATASET, 1),
+    [KEY_VALIDATION] = RULE_INT(1, INT_MAX),
+    [KEY_HIDDEN] = RULE_OTHER(VT_HIDDEN, 1),
+    [KEY_OPTIMIZER] = RULE_CHOICE("optimizer", optimizer_name, TF_OPT_COUNT),
+    [KEY_LR] = RULE_REAL(0, INFINITY, 1, 1),
+    [KEY_MOMENTUM] = RULE_REAL(0, 1, 0, 1),
+    [KEY_BETA1] = RULE_REAL(0, 1, 0, 1),
+    [KEY_BETA2] = RULE_REAL(0, 1, 0, 1),
+    [KEY_EPS] = RULE_REAL(0, INFINITY, 1, 1),
+    [KEY_BATCH] = RULE_INT(1, INT_MAX),
+    [KEY_ITERATIONS] = RULE_INT(1, LONG_COUNT_MAX),
+    [KEY_EVAL_EVERY] = RULE_INT(1, INT_MAX),
+    [KEY_SPARSE_BELOW] = RULE_REAL(0, 1, 0, 0),
+    [KEY_INIT] = RULE_OTHER(VT_INIT, 1),
+    [KEY_ROUNDS] = RULE_INT(0, 1000),
+    [KEY_RATE] = RULE_REAL(0, 1, 1, 1),
+    [KEY_OUTPUT_RATE] = RULE_REAL(0, 1, 1, 1),
+    [KEY_SCOPE] = RULE_CHOICE("scope", scope_name, TF_SCOPE_COUNT),
+    [KEY_REWIND] = RULE_INT(0, LONG_COUNT_MAX),
+    [KEY_CONTROL] = RULE_CHOICE("control", control_name, TF_CONTROL_COUNT),
+    [KEY_SEED] = RULE_INT(0, INT64_MAX),
+    [KEY_WEIGHTS] = RULE_OTHER(VT_WEIGHTS, 0),
+    [KEY_GRID] = RULE_OTHER(VT_GRID, 0),
+};
+
+static const char *const snapshot_names[] = {"init", "rewind", "final"};
+static const unsigned snapshot_bits[] = {TF_RECORD_INIT, TF_RECORD_REWIND, TF_RECORD_FINAL};
+
+/* ---- values ------------------------------------------------------------------------------ */
+
+static int read_int(const parse_t *p, const node_t *n, const char *path, const char *what,
+                    long long lo, long long hi, long long *out) {
+  char got[80];
+  if (n->kind != NODE_SCALAR || tf__yaml_is_null(n) || !n->plain)
+    return tf__sweep_fail(
+        p, n, "%s: expected %s, got %s%s", path, what, tf__yaml_describe(n, got, sizeof got),
+        n->kind == NODE_SCALAR && !n->plain ? " (numbers are written without quotes)" : "");
+  const char *s = n->text;
+  size_t i = s[0] == '+' || s[0] == '-';
+  int digits = s[i] != '\0';
+  for (; s[i] != '\0'; i++)
+    if (!isdigit((unsigned char)s[i])) digits = 0;
+  if (!digits)
+    return tf__sweep_fail(p, n, "%s: expected %s, got %s", path, what,
+                          tf__yaml_describe(n, got, sizeof got));
+  errno = 0;
+  long long x = strtoll(s, NULL, 10);
+  if (errno == ERANGE || x < lo || x > hi) {
+    if (hi == INT_MAX)
+      return tf__sweep_fail(p, n, "%s: must be at least %lld, got %s", path, lo, s);
+    return tf__sweep_fail(p, n, "%s: must be between %lld and %lld, got %s", path, lo, hi, s);
+  }
+  *out = x;
+  return 0;
+}
+
+static int read_real(const parse_t *p, const node_t *n, const char *path,
+                     const key_rule_t *rule, double *out) {
+  char got[80];
+  if (n->kind != NODE_SCALAR || tf__yaml_is_null(n) || !n->plain)
+    return tf__sweep_fail(
+        p, n, "%s: expected a real number, got %s%s", path, tf__yaml_describe(n, got, sizeof got),
+        n->kind == NODE_SCALAR && !n->plain ? " (numbers are written without quotes)" : "");
+  const char *s = n->text;
+  int digits = 0, other = 0;
+  for (size_t i = 0; s[i] != '\0'; i++) {
+    if (isdigit((unsigned char)s[i]))
+      digits = 1;
+    else if (strchr("+-.eE", s[i]) == NULL)
+      other = 1;
+  }
+  char *end = NULL;
+  double x = digits && !other ? strtod(s, &end) : 0;
+  if (!digits || other || end == s || *end != '\0') {
+    int special = strstr(s, "inf") || strstr(s, "Inf") || strstr(s, "INF") || strstr(s, "nan") ||
+                  strstr(s, "NaN") || strstr(s, "NAN");
+    return tf__sweep_fail(p, n, "%s: expected a %sreal number, got %s", path,
+                          special ? "finite " : "", tf__yaml_describe(n, got, sizeof got));
+  }
+  if (!isfinite(x)) return tf__sweep_fail(p, n, "%s: %s is too large", path, s);
+  int lo_ok = rule->rmin_open ? x > rule->rmin : x >= rule->rmin;
+  int hi_ok = rule->rmax_open ? x < rule->rmax : x <= rule->rmax;
+  if (!lo_ok || !hi_ok) {
+    if (isinf(rule->rmax))
+      return tf__sweep_fail(p, n, "%s: must be %s %g, got %s", path,
+                            rule->rmin_open ? "greater than" : "at least", rule->rmin, s);
+    return tf__sweep_fail(p, n, "%s: must be in %c%g, %g%c, got %s", path,
+                          rule->rmin_open ? '(' : '[', rule->rmin, rule->rmax,
+                          rule->rmax_open ? ')' : ']', s);
+  }
+  *out = x;
+  return 0;
+}
+
+/* A string scalar of at most size - 1 bytes with no NUL in it. */
+static int read_string(const parse_t *p, const node_t *n, const char *path, const char *what,
+                       size_t size) {
+  char got[80];
+  if (n->kind != NODE_SCALAR || tf__yaml_is_null(n))
+    return tf__sweep_fail(p, n, "%s: expected %s, got %s", path, what,
+                          tf__yaml_describe(n, got, sizeof got));
+  if (strlen(n->text) != n->len)
+    return tf__sweep_fail(p, n, "%s: the text contains a NUL character", path);
+  if (n->len >= size)
+    return tf__sweep_fail(p, n, "%s: at most %zu bytes, got %zu", path, size - 1, n->len);
+  return 0;
+}
+
+/* One of names[0..count): its index, or a message with the expected names and a suggestion. */
+static int read_name(const parse_t *p, const node_t *n, const char *path, const char *noun,
+                     const char *const *names, size_t count, int *out) {
+  char what[64];
+  snprintf(what, sizeof what, "a%s %s name", strchr("aeiou", noun[0]) ? "n" : "", noun);
+  int rc = read_string(p, n, path, what, 256);
+  if (rc != 0) return rc;
+  for (size_t i = 0; i < count; i++) {
+    if (strcmp(n->text, names[i]) == 0) {
+      *out = (int)i;
+      return 0;
+    }
+  }
+  char expected[256];
+  tf__sweep_join_names(names, count, expected, sizeof expected);
+  const char *hint = tf_text_closest(n->text, names, count);
+  if (hint != NULL)
+    return tf__sweep_fail(p, n, "%s: unknown %s '%s' — did you mean '%s'? (expected %s)", path,
+                          noun, n->text, hint, expected);
+  return tf__sweep_fail(p, n, "%s: unknown %s '%s' (expected %s)", path, noun, n->text, expected);
+}
+
+/* Reads the value of key from node into v; messages point at the node. */
+int tf__sweep_value_read(const parse_t *p, key_id_t key, const node_t *n, value_t *v) {
+  const key_rule_t *rule = &tf__sweep_key_rules[key];
+  const char *path = tf__sweep_key_docs[key].key;
+  char got[80];
+  memset(v, 0, sizeof *v);
+  switch (rule->type) {
+    case VT_TEXT: {
+      if (tf__yaml_is_null(n)) return 0;
+      int rc = read_string(p, n, path, "text", sizeof v->s);
+      if (rc == 0) memcpy(v->s, n->text, n->len + 1);
+      return rc;
+    }
+    case VT_CHOICE: {
+      const char *names[8];
+      for (int i = 0; i < rule->n_choices; i++) names[i] = rule->choice(i);
+      int idx = 0;
+      int rc = read_name(p, n, path, rule->noun, names, (size_t)rule->n_choices, &idx);
+      v->i = idx;
+      return rc;
+    }
+    case VT_DATASET: {
+      size_t count = 0;
+      while (tf_data_names[count] != NULL) count++;
+      int idx = 0;
+      int rc = read_name(p, n, path, "dataset", tf_data_names, count, &idx);
+      if (rc == 0) snprintf(v->s, sizeof v->s, "%s", tf_data_names[idx]);
+      return rc;
+    }
+    case VT_INT: return read_int(p, n, path, "an integer", rule->imin, rule->imax, &v->i);
+    case VT_REAL: return read_real(p, n, path, rule, &v->r);
+    case VT_HIDDEN: {
+      if (n->kind != NODE_SEQ)
+        return tf__sweep_fail(p, n,
+                              "%s: expected a list of layer widths such as [300, 100], got %s",
+                              path, tf__yaml_describe(n, got, sizeof got));
+      if (n->n > TF_MAX_HIDDEN)
+        return tf__sweep_fail(p, n, "%s: at most %d hidden layers, got %zu", path, TF_MAX_HIDDEN,
+                              n->n);
+      for (size_t i = 0; i < n->n; i++) {
+        long long w = 0;
+        int rc = read_int(p, n->items[i], path, "an integer layer width", 1, HIDDEN_WIDTH_MAX, &w);
+        if (rc != 0) return rc;
+        v->list[i] = (int)w;
+      }
+      v->n = (int)n->n;
+      return 0;
+    }
+    case VT_INIT: {
+      int rc = read_string(p, n, path, "an initialiser such as glorot_normal or normal(0.1)", 256);
+      if (rc != 0) return rc;
+      tf_err_t e;
+      if (tf_init_parse(n->text, &v->init, &e) != 0)
+        return tf__sweep_fail(p, n, "%s: %s", path, e.msg);
+      return 0;
+    }
+    case VT_WEIGHTS: {
+      if (n->kind != NODE_SEQ)
+        return tf__sweep_fail(p, n,
+                              "%s: expected a list such as [init, final] ([] for none), got %s",
+                              path, tf__yaml_describe(n, got, sizeof got));
+      const node_t *first[3] = {NULL, NULL, NULL};
+      for (size_t i = 0; i < n->n; i++) {
+        int idx = 0;
+        int rc = read_name(p, n->items[i], path, "snapshot", snapshot_names, 3, &idx);
+        if (rc != 0) return rc;
+        if (first[idx] != NULL)
+          return tf__sweep_fail(p, n->items[i], "%s: '%s' is listed twice (first at %d:%d)", path,
+                                snapshot_names[idx], first[idx]->line, first[idx]->col);
+        first[idx] = n->items[i];
+        v->i |= snapshot_bits[idx];
+      }
+      return 0;
+    }
+    case VT_GRID: break;
+  }
+  return 0;
+}
+
+/* The one setter every value goes through, for the base config and for every grid task. */
+void tf__sweep_value_apply(key_id_t key, const value_t *v, tf_config_t *cfg) {
+  switch (key) {
+    case KEY_NAME: memcpy(cfg->name, v->s, sizeof cfg->name); break;
+    case KEY_DATASET: /* one of tf_data_names, all far shorter than the field */
+      memcpy(cfg->dataset, v->s, sizeof cfg->dataset);
+      cfg->dataset[sizeof cfg->dataset - 1] = '\0';
+      break;
+    case KEY_VALIDATION: cfg->validation = (int)v->i; break;
+    case KEY_HIDDEN:
+      cfg->n_hidden = v->n;
+      memcpy(cfg->hidden, v->list, sizeof cfg->hidden);
+      break;
+    case KEY_OPTIMIZER: cfg->optimizer = (tf_optimizer_kind_t)v->i; break;
+    case KEY_LR: cfg->lr = v->r; break;
+    case KEY_MOMENTUM: cfg->momentum = v->r; break;
+    case KEY_BETA1: cfg->beta1 = v->r; break;
+    case KEY_BETA2: cfg->beta2 = v->r; break;
+    case KEY_EPS: cfg->eps = v->r; break;
+    case KEY_BATCH: cfg->batch = (int)v->i; break;
+    case KEY_ITERATIONS: cfg->iterations = (long)v->i; break;
+    case KEY_EVAL_EVERY: cfg->eval_every = (int)v->i; break;
+    case KEY_SPARSE_BELOW: cfg->sparse_below = v->r; break;
+    case KEY_INIT: cfg->init = v->init; break;
+    case KEY_ROUNDS: cfg->rounds = (int)v->i; break;
+    case KEY_RATE: cfg->rate = v->r; break;
+    case KEY_OUTPUT_RATE: cfg->output_rate = v->r; break;
+    case KEY_SCOPE: cfg->scope = (tf_prune_scope_t)v->i; break;
+    case KEY_REWIND: cfg->rewind = (long)v->i; break;
+    case KEY_CONTROL: cfg->control = (tf_control_t)v->i; break;
+    case KEY_SEED: cfg->seed = (uint64_t)v->i; break;
+    case KEY_WEIGHTS: cfg->record_weights = (unsigned)v->i; break;
+    case KEY_GRID:
+    case KEY_COUNT: break;
+  }
+}
+
+void tf__sweep_value_text(key_id_t key, const value_t *v, char *buf, size_t size) {
+  const key_rule_t *rule = &tf__sweep_key_rules[key];
+  if (size == 0) return;
+  buf[0] = '\0';
+  switch (rule->type) {
+    case VT_TEXT:
+    case VT_DATASET: snprintf(buf, size, "%s", v->s); break;
+    case VT_CHOICE: snprintf(buf, size, "%s", rule->choice((int)v->i)); break;
+    case VT_INT: snprintf(buf, size, "%lld", v->i); break;
+    case VT_REAL: tf_text_real(v->r, buf, size); break;
+    case VT_INIT: tf_init_format(&v->init, buf, size); break;
+    case VT_HIDDEN:
+    case VT_WEIGHTS: {
+      size_t used = 0;
+      int count = rule->type == VT_HIDDEN ? v->n : 3;
+      const char *sep = "";
+      used += (size_t)snprintf(buf, size, "[");
+      for (int i = 0; i < count && used < size; i++) {
+        if (rule->type == VT_WEIGHTS && !(v->i & snapshot_bits[i])) continue;
+        if (rule->type == VT_HIDDEN)
+          used += (size_t)snprintf(buf + used, size - used, "%s%d", sep, v->list[i]);
+        else
+          used += (size_t)snprintf(buf + used, size - used, "%s%s", sep, snapshot_names[i]);
+        sep = ", ";
+      }
+      if (used < size) snprintf(buf + used, size - used, "]");
+      break;
+    }
+    case VT_GRID: break;
+  }
+}
+
+/* A total order on the values of one type, so repeats in a grid list are found by sorting. */
+int tf__sweep_value_cmp(value_type_t type, const value_t *a, const value_t *b) {
+  switch (type) {
+    case VT_INT:
+    case VT_CHOICE:
+    case VT_WEIGHTS: return (a->i > b->i) - (a->i < b->i);
+    case VT_REAL: return (a->r > b->r) - (a->r < b->r);
+    case VT_TEXT:
+    case VT_DATASET: return strcmp(a->s, b->s);
+    case VT_HIDDEN:
+      if (a->n != b->n) return (a->n > b->n) - (a->n < b->n);
+      for (int i = 0; i < a->n; i++)
+        if (a->list[i] != b->list[i]) return (a->list[i] > b->list[i]) - (a->list[i] < b->list[i]);
+      return 0;
+    case VT_INIT: {
+      if (a->init.kind != b->init.kind) return (a->init.kind > b->init.kind) - (a->init.kind < b->init.kind);
+      /* "normal" and "normal(0.1)" are one initialiser when 0.1 is the default. */
+      double pa = isnan(a->init.param) ? tf_init_default_param(a->init.kind) : a->init.param;
+      double pb = isnan(b->init.param) ? tf_init_default_param(b->init.kind) : b->init.param;
+      if (isnan(pa) || isnan(pb)) return isnan(pb) - isnan(pa);
+      return (pa > pb) - (pa < pb);
+    }
+    case VT_GRID: break;
+  }
+  return 0;
+}
+
+const tf_sweep_key_t *tf_sweep_keys(size_t *count) {
+  if (count != NULL) *count = KEY_COUNT;
+  return tf__sweep_key_docs;
+}
