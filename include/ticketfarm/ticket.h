@@ -10,36 +10,27 @@
 #include "ticketfarm/data.h"
 #include "ticketfarm/error.h"
 #include "ticketfarm/net.h"
+#include "ticketfarm/report.h"
 
-/* One evaluation point of a round. */
-typedef struct tf_eval {
-  long iteration;   /* j * eval_every */
-  float train_loss; /* mean training-batch loss since the previous evaluation; NaN at the start */
-  float val_loss, val_acc;   /* on the held-out validation images */
-  float test_loss, test_acc; /* on the 10,000 test images; accuracies are fractions */
-} tf_eval_t;
+/* A task's shape: what its configuration and dataset imply for the arrays it produces. */
+typedef struct tf_ticket_shape {
+  int32_t n_train, n_test;            /* dataset images (n_train before the validation split) */
+  int32_t input_dim, classes;         /* dataset pixels per image and classes */
+  int n_rounds;                       /* prune.rounds + 1 */
+  long eval_every;                    /* train.eval_every */
+  int n_evals;                        /* iterations / eval_every + 1: the whole eval axis */
+  int n_layers;                       /* weight layers: hidden ones plus the output layer */
+  int64_t layer_size[TF_MAX_LAYERS];  /* prunable weights per layer, fan_out * fan_in */
+  size_t n_weights;                   /* prunable weights, the sum of layer_size */
+  size_t n_params;                    /* weights and biases, the parameter slab */
+  size_t mask_bytes;                  /* one bit per prunable weight, (n_weights + 7) / 8 */
+} tf_ticket_shape_t;
 
-/* What one finished round hands to the sink. Pointers are valid during the callback only. */
-typedef struct tf_round {
-  int round;                     /* 0 = dense */
-  int n_layers;
-  long remaining[TF_MAX_LAYERS]; /* unpruned weights per layer while training this round */
-  long total[TF_MAX_LAYERS];     /* weights per layer */
-  double density;                /* sum(remaining) / sum(total) */
-  int n_evals;                   /* iterations / eval_every + 1: the whole eval axis */
-  int first_eval;                /* rounds > 0 start at rewind / eval_every; earlier are NaN */
-  const tf_eval_t *evals;        /* (n_evals) */
-  int early_stop;                /* index into evals of the minimum validation loss (first) */
-  const uint8_t *mask_bits;      /* mask trained this round, tf_prune_pack layout */
-  const uint8_t *next_mask_bits; /* the ticket's mask for round + 1, the state a resumed task
-                                  * starts from; NULL after the last round */
-  size_t mask_bytes;
-  const float *final;            /* parameters at the round's last iteration (n_params) */
-  size_t n_params;
-  double wall_s;                 /* training and evaluation time of the round */
-} tf_round_t;
+/* Rank-local: the shape of the task cfg describes. TF_EINPUT for an unknown dataset or a
+ * configuration without a shape (eval_every <= 0, negative iterations or rounds, too many hidden
+ * layers). */
+int tf_ticket_shape(const tf_config_t *cfg, tf_ticket_shape_t *shape, tf_err_t *err);
 
-typedef enum { TF_SNAPSHOT_INIT, TF_SNAPSHOT_REWIND } tf_snapshot_t;
 
 /* Where results go. Any callback may be NULL. A callback returning non-zero stops the task with
  * that code (a negative TF_E* code). */
