@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ticketfarm/data.h"
 #include "ticketfarm/init.h"
 #include "ticketfarm/net.h"
 #include "ticketfarm/optim.h"

@@ -7,10 +7,12 @@
 #include <stdint.h>
 
 #include "ticketfarm/config.h"
-#include "ticketfarm/data.h"
 #include "ticketfarm/error.h"
-#include "ticketfarm/net.h"
 #include "ticketfarm/report.h"
+
+/* The dataset (data.h) and the network (net.h): only their callers need the definitions. */
+struct tf_dataset;
+struct tf_net;
 
 /* A task's shape: what its configuration and dataset imply for the arrays it produces. */
 typedef struct tf_ticket_shape {
@@ -58,8 +60,8 @@ typedef struct tf_ticket_start {
  * redrawn, theta_k retrained for k iterations; both snapshots are handed out again).
  * Returns 0; TF_EDIVERGED when a loss becomes NaN or infinite (the message names the round and
  * iteration); TF_ENOMEM; TF_EINTERRUPTED when poll asked to stop; or a sink's code. */
-int tf_ticket_run(const tf_config_t *cfg, const tf_dataset_t *data, const tf_ticket_start_t *start,
-                  const tf_ticket_sink_t *sink, tf_err_t *err);
+int tf_ticket_run(const tf_config_t *cfg, const struct tf_dataset *data,
+                  const tf_ticket_start_t *start, const tf_ticket_sink_t *sink, tf_err_t *err);
 
 /* The parameters and mask round `round` (>= 1) trains from, given the rewind point theta_k and the
  * ticket's mask for that round (both in net layout). ticket: theta_k on the mask. reinit: a fresh
@@ -67,7 +69,7 @@ int tf_ticket_run(const tf_config_t *cfg, const tf_dataset_t *data, const tf_tic
  * fresh draw's magnitudes with theta_k's signs, on the mask. random_mask: theta_k on a random mask
  * with the ticket's per-layer counts (tf_prune_random). Biases are theta_k's in every control;
  * pruned weights are exactly 0. Rank-local, deterministic. */
-int tf_ticket_control(const tf_config_t *cfg, const tf_net_t *net, const float *theta_k,
+int tf_ticket_control(const tf_config_t *cfg, const struct tf_net *net, const float *theta_k,
                       const float *ticket_mask, int round, float *params, float *mask,
                       tf_err_t *err);
 
