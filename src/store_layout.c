@@ -8,7 +8,7 @@
 const char *const tf__store_group_names[G_COUNT] = {"results", "runtime"};
 
 const char *const tf__store_dim_names[DIM_COUNT] = {"task",      "round", "eval",  "layer",
-                                          "mask_byte", "param", "parity"};
+                                                    "mask_byte", "param", "parity"};
 const char *const tf__store_dim_long_names[DIM_COUNT] = {
     "task index (grid order, last grid axis fastest)",
     "pruning round (0 = dense network)",
