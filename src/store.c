@@ -13,18 +13,6 @@
 /* h5netcdf/netCDF-4 convention for a dimension that has no coordinate values. */
 #define NETCDF_DIM_ONLY "This is a netCDF dimension but not a netCDF variable."
 
-/* One grid axis as a column: its values by value index. */
-typedef struct axis_col {
-  const char *key;
-  tf_axis_kind_t kind;
-  int n_values;
-  size_t str_size; /* TEXT: fixed string size, terminator included */
-  char *texts;     /* TEXT: (n_values, str_size) */
-  int64_t *ints;   /* INT: (n_values) */
-  double *reals;   /* REAL: (n_values) */
-  hid_t type;      /* file and memory type */
-} axis_col_t;
-
 /* Any rank's failure becomes every rank's, so no rank enters a collective call alone; `doing`
  * completes "another rank failed while ...". */
 static int agree(MPI_Comm comm, int rc, const char *doing, tf_err_t *err) {
@@ -33,73 +21,6 @@ static int agree(MPI_Comm comm, int rc, const char *doing, tf_err_t *err) {
     return rc < 0 ? rc : tf_err_set(err, TF_EMPI, "MPI_Allreduce failed");
   if (worst < 0 && rc == 0) return tf_err_set(err, worst, "another rank failed while %s", doing);
   return rc;
-}
-
-/* The grid axis keys, comma-separated (the /results attribute grid_axes), malloc'd. */
-static char *joined_axis_keys(const tf_sweep_t *sw) {
-  size_t len = 1;
-  for (int a = 0; a < tf_grid_axes(sw); a++) len += strlen(tf_grid_axis_key(sw, a)) + 1;
-  char *keys = malloc(len);
-  if (keys == NULL) return NULL;
-  keys[0] = '\0';
-  for (int a = 0; a < tf_grid_axes(sw); a++) {
-    if (a > 0) strcat(keys, ",");
-    strcat(keys, tf_grid_axis_key(sw, a));
-  }
-  return keys;
-}
-
-static void free_axes(axis_col_t *ax, int n) {
-  for (int a = 0; a < n; a++) {
-    free(ax[a].texts);
-    free(ax[a].ints);
-    free(ax[a].reals);
-    if (ax[a].type >= 0 && ax[a].kind == TF_AXIS_TEXT) H5Tclose(ax[a].type);
-  }
-}
-
-/* The values of every grid axis by value index: the task whose other indices are all 0 takes
- * value i of axis a at task i * (product of the sizes of the later axes). */
-static int collect_axes(const tf_sweep_t *sw, axis_col_t *ax, int n_axes, tf_err_t *err) {
-  long stride = 1;
-  for (int a = n_axes - 1; a >= 0; a--) {
-    axis_col_t *c = &ax[a];
-    c->key = tf_grid_axis_key(sw, a);
-    c->kind = tf_grid_axis_kind(sw, a);
-    c->n_values = tf_grid_axis_size(sw, a);
-    c->type = H5I_INVALID_HID;
-    size_t n = c->n_values > 0 ? (size_t)c->n_values : 1;
-    if (c->kind == TF_AXIS_TEXT) {
-      char buf[VALUE_TEXT_MAX];
-      c->str_size = 1;
-      for (int i = 0; i < c->n_values; i++) {
-        tf_grid_value_text(sw, a, (long)i * stride, buf, sizeof buf);
-        if (strlen(buf) + 1 > c->str_size) c->str_size = strlen(buf) + 1;
-      }
-      c->texts = calloc(n, c->str_size);
-      if (c->texts == NULL) return tf_err_set(err, TF_ENOMEM, "results file: grid values");
-      for (int i = 0; i < c->n_values; i++)
-        tf_grid_value_text(sw, a, (long)i * stride, c->texts + (size_t)i * c->str_size,
-                           c->str_size);
-      c->type = tf__h5_string_type(c->str_size);
-      if (c->type < 0)
-        return tf__h5_fail(err, "cannot make the string type of grid axis %s", c->key);
-    } else if (c->kind == TF_AXIS_INT) {
-      c->ints = malloc(n * sizeof *c->ints);
-      if (c->ints == NULL) return tf_err_set(err, TF_ENOMEM, "results file: grid values");
-      for (int i = 0; i < c->n_values; i++)
-        c->ints[i] = (int64_t)tf_grid_value_int(sw, a, (long)i * stride);
-      c->type = H5T_NATIVE_INT64;
-    } else {
-      c->reals = malloc(n * sizeof *c->reals);
-      if (c->reals == NULL) return tf_err_set(err, TF_ENOMEM, "results file: grid values");
-      for (int i = 0; i < c->n_values; i++)
-        c->reals[i] = tf_grid_value_real(sw, a, (long)i * stride);
-      c->type = H5T_NATIVE_DOUBLE;
-    }
-    stride *= c->n_values;
-  }
-  return 0;
 }
 
 /* Collective: the groups, scales, datasets, grid columns and attributes. Scales are made and
@@ -205,7 +126,7 @@ static int build_columns(tf_store_t *st, layout_t *lay, const axis_col_t *ax, in
 /* The attributes of /results and /runtime. */
 static int build_attributes(tf_store_t *st, layout_t *lay, int n_ranks, const char *created,
                             tf_err_t *err) {
-  char *keys = joined_axis_keys(st->sw);
+  char *keys = tf__store_axis_keys(st->sw);
   if (keys == NULL) return tf_err_set(err, TF_ENOMEM, "results file: grid axis names");
   hid_t res = lay->group[G_RESULTS], run = lay->group[G_RUNTIME];
   herr_t rc = tf__h5_attr_str(res, "sweep", tf_sweep_text(st->sw));
@@ -472,7 +393,7 @@ int tf_store_create(tf_store_t **out, const char *path, MPI_Comm comm, const tf_
     if (rc == 0) rc = tf_err_set(err, TF_EINPUT, "results file: sweep with %d grid axes", n_axes);
     n_axes = 0;
   }
-  if (rc == 0) rc = collect_axes(st->sw, ax, n_axes, err);
+  if (rc == 0) rc = tf__store_collect_axes(st->sw, ax, n_axes, err);
   rc = agree(comm, rc, "preparing the results file", err);
   if (rc == 0) rc = file_open(st, comm, 1, err);
   if (rc == 0) {
@@ -502,7 +423,7 @@ int tf_store_create(tf_store_t **out, const char *path, MPI_Comm comm, const tf_
     if (lay.group[g] >= 0) H5Gclose(lay.group[g]);
   }
   if (lay.dcpl >= 0) H5Pclose(lay.dcpl);
-  free_axes(ax, n_axes);
+  tf__store_free_axes(ax, n_axes);
   if (rc < 0) {
     tf_err_t ignored;
     tf_store_close(st, &ignored);
@@ -560,7 +481,7 @@ static void close_ids(hid_t *ids, int n) {
  * table open in ids[] (H5I_INVALID_HID where the sweep has none). Reads only. */
 static int open_datasets(const tf_store_t *st, hid_t file, hid_t *ids, tf_err_t *err) {
   for (int i = 0; i < DS_COUNT; i++) ids[i] = H5I_INVALID_HID;
-  char *want_axes = joined_axis_keys(st->sw), *have_axes = NULL;
+  char *want_axes = tf__store_axis_keys(st->sw), *have_axes = NULL;
   if (want_axes == NULL) return tf_err_set(err, TF_ENOMEM, "results file: grid axis names");
   hid_t res = H5Gopen2(file, "results", H5P_DEFAULT);
   int rc = 0;

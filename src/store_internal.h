@@ -122,6 +122,18 @@ typedef struct reader {
   int n_rounds;
 } reader_t;
 
+/* One grid axis as a column: its values by value index. */
+typedef struct axis_col {
+  const char *key;
+  tf_axis_kind_t kind;
+  int n_values;
+  size_t str_size; /* TEXT: fixed string size, terminator included */
+  char *texts;     /* TEXT: (n_values, str_size) */
+  int64_t *ints;   /* INT: (n_values) */
+  double *reals;   /* REAL: (n_values) */
+  hid_t type;      /* file and memory type */
+} axis_col_t;
+
 /* What the file needs to know about one task: its shape and the weights it records. */
 typedef struct task_shape {
   tf_ticket_shape_t t;
@@ -140,6 +152,15 @@ int tf__store_measure(tf_store_t *st, tf_err_t *err);
 /* Whether the sweep has dataset i (weights only when some task records them), and its shape. */
 int tf__store_has_dataset(const tf_store_t *st, int i);
 void tf__store_dataset_shape(const tf_store_t *st, int i, hsize_t *shape);
+
+/* The grid axis keys, comma-separated (the /results attribute grid_axes), malloc'd. */
+char *tf__store_axis_keys(const tf_sweep_t *sw);
+
+/* The values of every grid axis by value index, ax[0 .. n_axes), for the grid columns: the task
+ * whose other indices are all 0 takes value i of axis a at task i * (product of the sizes of the
+ * later axes). tf__store_free_axes frees them (types included) even after a failure. */
+int tf__store_collect_axes(const tf_sweep_t *sw, axis_col_t *ax, int n_axes, tf_err_t *err);
+void tf__store_free_axes(axis_col_t *ax, int n);
 
 /* Serial, read-only: opens path and checks that it is a results file (TF_EFORMAT otherwise). */
 int tf__store_reader_open(reader_t *rd, const char *path, tf_err_t *err);

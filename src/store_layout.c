@@ -1,6 +1,7 @@
 /* The results file's schema: its groups, dimensions and datasets, the shape of each task in it,
- * and the size of the whole file (tf_store_size). */
+ * the values of the grid columns, and the size of the whole file (tf_store_size). */
 #include <stdlib.h>
+#include <string.h>
 
 #include "store_internal.h"
 #include "ticketfarm/config.h"
@@ -191,6 +192,70 @@ int tf_store_size(const tf_sweep_t *sw, double *bytes, tf_err_t *err) {
     double n = (double)tf__store_type(&st, tf__store_dsets[i].type).size;
     for (int k = 0; k < tf__store_dsets[i].rank; k++) n *= (double)shape[k];
     *bytes += n;
+  }
+  return 0;
+}
+
+char *tf__store_axis_keys(const tf_sweep_t *sw) {
+  size_t len = 1;
+  for (int a = 0; a < tf_grid_axes(sw); a++) len += strlen(tf_grid_axis_key(sw, a)) + 1;
+  char *keys = malloc(len);
+  if (keys == NULL) return NULL;
+  keys[0] = '\0';
+  for (int a = 0; a < tf_grid_axes(sw); a++) {
+    if (a > 0) strcat(keys, ",");
+    strcat(keys, tf_grid_axis_key(sw, a));
+  }
+  return keys;
+}
+
+void tf__store_free_axes(axis_col_t *ax, int n) {
+  for (int a = 0; a < n; a++) {
+    free(ax[a].texts);
+    free(ax[a].ints);
+    free(ax[a].reals);
+    if (ax[a].type >= 0 && ax[a].kind == TF_AXIS_TEXT) H5Tclose(ax[a].type);
+  }
+}
+
+int tf__store_collect_axes(const tf_sweep_t *sw, axis_col_t *ax, int n_axes, tf_err_t *err) {
+  long stride = 1;
+  for (int a = n_axes - 1; a >= 0; a--) {
+    axis_col_t *c = &ax[a];
+    c->key = tf_grid_axis_key(sw, a);
+    c->kind = tf_grid_axis_kind(sw, a);
+    c->n_values = tf_grid_axis_size(sw, a);
+    c->type = H5I_INVALID_HID;
+    size_t n = c->n_values > 0 ? (size_t)c->n_values : 1;
+    if (c->kind == TF_AXIS_TEXT) {
+      char buf[VALUE_TEXT_MAX];
+      c->str_size = 1;
+      for (int i = 0; i < c->n_values; i++) {
+        tf_grid_value_text(sw, a, (long)i * stride, buf, sizeof buf);
+        if (strlen(buf) + 1 > c->str_size) c->str_size = strlen(buf) + 1;
+      }
+      c->texts = calloc(n, c->str_size);
+      if (c->texts == NULL) return tf_err_set(err, TF_ENOMEM, "results file: grid values");
+      for (int i = 0; i < c->n_values; i++)
+        tf_grid_value_text(sw, a, (long)i * stride, c->texts + (size_t)i * c->str_size,
+                           c->str_size);
+      c->type = tf__h5_string_type(c->str_size);
+      if (c->type < 0)
+        return tf__h5_fail(err, "cannot make the string type of grid axis %s", c->key);
+    } else if (c->kind == TF_AXIS_INT) {
+      c->ints = malloc(n * sizeof *c->ints);
+      if (c->ints == NULL) return tf_err_set(err, TF_ENOMEM, "results file: grid values");
+      for (int i = 0; i < c->n_values; i++)
+        c->ints[i] = (int64_t)tf_grid_value_int(sw, a, (long)i * stride);
+      c->type = H5T_NATIVE_INT64;
+    } else {
+      c->reals = malloc(n * sizeof *c->reals);
+      if (c->reals == NULL) return tf_err_set(err, TF_ENOMEM, "results file: grid values");
+      for (int i = 0; i < c->n_values; i++)
+        c->reals[i] = tf_grid_value_real(sw, a, (long)i * stride);
+      c->type = H5T_NATIVE_DOUBLE;
+    }
+    stride *= c->n_values;
   }
   return 0;
 }
