@@ -118,7 +118,8 @@ static int cmd_plan(int argc, char **argv) {
       tf_grid_value_text(sw, a, t, v, sizeof v);
       printf("  %-14s", v);
     }
-    printf("  %6d  %10ld  %10zu  %12.1f\n", cfg.rounds + 1, cfg.iterations, shape.n_weights, cost / 1e9);
+    printf("  %6d  %10ld  %10zu  %12.1f\n", cfg.rounds + 1, cfg.iterations, shape.n_weights,
+           cost / 1e9);
   }
   if (shown < n) printf("  ... %ld more tasks\n", n - shown);
   double bytes = 0.0;
