@@ -14,7 +14,6 @@
 #include "ticketfarm/data.h"
 #include "ticketfarm/lock.h"
 #include "ticketfarm/log.h"
-#include "ticketfarm/net.h"
 #include "ticketfarm/store.h"
 #include "ticketfarm/ticket.h"
 
@@ -501,19 +500,17 @@ static int run_task(farm_t *f, long task, tf_err_t *err) {
   if (rc < 0) return rc;
   tf_task_status_t status;
   int rounds_done = 0, attempts = 0;
-  rc = tf_store_task_state(f->store, task, &status, &rounds_done, &attempts, err);
+  rc = tf_store_read_task_state(f->store, task, &status, &rounds_done, &attempts, err);
   if (rc < 0) return rc;
   tf_ticket_start_t start = {.round = rounds_done};
   uint8_t *bits = NULL;
   if (rounds_done > 0 && rounds_done <= c.cfg.rounds) {
-    int32_t n_train, n_test, dim, classes;
-    size_t n_weights = 0;
-    tf_data_shape(c.cfg.dataset, &n_train, &n_test, &dim, &classes, NULL);
-    tf_net_count_params(dim, c.cfg.hidden, c.cfg.n_hidden, classes, &n_weights);
-    size_t n_bytes = (n_weights + 7) / 8;
-    bits = malloc(n_bytes);
+    tf_ticket_shape_t shape;
+    rc = tf_ticket_shape(&c.cfg, &shape, err);
+    if (rc < 0) return rc;
+    bits = malloc(shape.mask_bytes);
     if (bits == NULL) return tf_err_set(err, TF_ENOMEM, "out of memory");
-    rc = tf_store_read_next_mask(f->store, task, bits, n_bytes, err);
+    rc = tf_store_read_next_mask(f->store, task, bits, shape.mask_bytes, err);
     if (rc < 0) {
       free(bits);
       return rc;

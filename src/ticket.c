@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ticketfarm/data.h"
 #include "ticketfarm/init.h"
 #include "ticketfarm/net.h"
 #include "ticketfarm/optim.h"
@@ -282,12 +283,39 @@ static void ticket_free(ticket_t *t) {
   free(t->evals);
 }
 
+int tf_ticket_shape(const tf_config_t *cfg, tf_ticket_shape_t *shape, tf_err_t *err) {
+  memset(shape, 0, sizeof *shape);
+  int rc = tf_data_shape(cfg->dataset, &shape->n_train, &shape->n_test, &shape->input_dim,
+                         &shape->classes, err);
+  if (rc < 0) return rc;
+  if (cfg->eval_every <= 0 || cfg->iterations < 0 || cfg->rounds < 0 || cfg->n_hidden < 0 ||
+      cfg->n_hidden > TF_MAX_HIDDEN)
+    return tf_err_set(err, TF_EINPUT, "invalid task configuration: eval_every %d, iterations "
+                      "%ld, rounds %d, %d hidden layers", cfg->eval_every, cfg->iterations,
+                      cfg->rounds, cfg->n_hidden);
+  shape->n_rounds = cfg->rounds + 1;
+  shape->eval_every = cfg->eval_every;
+  shape->n_evals = (int)(cfg->iterations / cfg->eval_every) + 1;
+  shape->n_layers = cfg->n_hidden + 1;
+  int prev = shape->input_dim;
+  for (int l = 0; l < shape->n_layers; l++) {
+    int next = l < cfg->n_hidden ? cfg->hidden[l] : shape->classes;
+    shape->layer_size[l] = (int64_t)next * prev;
+    prev = next;
+  }
+  shape->n_params = tf_net_count_params(shape->input_dim, cfg->hidden, cfg->n_hidden,
+                                        shape->classes, &shape->n_weights);
+  shape->mask_bytes = (shape->n_weights + 7) / 8;
+  return 0;
+}
+
 static int ticket_setup(ticket_t *t, tf_err_t *err) {
   const tf_config_t *cfg = t->cfg;
   const tf_dataset_t *data = t->data;
-  int32_t n_train, n_test, dim, classes;
-  int rc = tf_data_shape(cfg->dataset, &n_train, &n_test, &dim, &classes, err);
+  tf_ticket_shape_t shape;
+  int rc = tf_ticket_shape(cfg, &shape, err);
   if (rc < 0) return rc;
+  const int32_t dim = shape.input_dim, classes = shape.classes;
   if (data->train.dim != dim || data->test.dim != dim || data->classes != classes)
     return tf_err_set(err, TF_EINPUT, "dataset '%s' has %d-pixel images and %d classes, "
                       "the task expects %d and %d", data->name, data->train.dim,
@@ -300,7 +328,7 @@ static int ticket_setup(ticket_t *t, tf_err_t *err) {
   rc = tf_data_split(&t->split, data->train.n, cfg->validation, cfg->seed, err);
   if (rc < 0) return rc;
   const size_t np = t->net.n_params;
-  t->n_evals = (int)(cfg->iterations / cfg->eval_every) + 1;
+  t->n_evals = shape.n_evals;
   t->order_epoch = -1;
   t->test_idx = malloc((size_t)data->test.n * sizeof *t->test_idx);
   t->order = malloc((size_t)t->split.n_train * sizeof *t->order);
@@ -412,17 +440,13 @@ int tf_ticket_run(const tf_config_t *cfg, const tf_dataset_t *data, const tf_tic
   return rc;
 }
 double tf_ticket_round_cost(const tf_config_t *cfg, int round) {
-  int32_t n_train, n_test, dim, classes;
-  if (round < 0 || round > cfg->rounds ||
-      tf_data_shape(cfg->dataset, &n_train, &n_test, &dim, &classes, NULL) < 0)
-    return 0.0;
-  size_t n_weights = 0;
-  tf_net_count_params(dim, cfg->hidden, cfg->n_hidden, classes, &n_weights);
-  const double w = (double)n_weights;
-  const double evals_per_round = (double)(cfg->iterations / cfg->eval_every) + 1.0;
+  tf_ticket_shape_t shape;
+  if (round < 0 || round > cfg->rounds || tf_ticket_shape(cfg, &shape, NULL) < 0) return 0.0;
+  const double w = (double)shape.n_weights;
+  const double evals_per_round = (double)shape.n_evals;
   /* forward + weight gradient + input gradient per training image; forward per evaluated one */
   const double train0 = (double)cfg->iterations * cfg->batch * 3.0 * w;
-  const double eval0 = evals_per_round * (double)(cfg->validation + n_test) * w;
+  const double eval0 = evals_per_round * (double)(cfg->validation + shape.n_test) * w;
   if (round == 0) return train0 + eval0;
   /* Below train.sparse_below a round costs about its density (tests/bench_rounds.c); the
    * expected density follows prune.rate (the output layer's own rate is a small share). */

@@ -13,9 +13,9 @@
 #include <unistd.h>
 
 #include "test.h"
-#include "ticketfarm/net.h"
 #include "ticketfarm/store.h"
 #include "ticketfarm/sweep.h"
+#include "ticketfarm/ticket.h"
 
 /* 4 tasks, each: 3 rounds of 3 evaluations, layers 784x8 and 8x10. */
 static const char sweep_main[] =
@@ -71,19 +71,15 @@ static shape_t task_shape(const tf_sweep_t *sw, long task) {
   tf_config_t cfg;
   tf_err_t err = {0};
   ASSERT_INT_EQ(tf_grid_task(sw, task, &cfg, &err), 0);
-  shape_t s = {.n_rounds = cfg.rounds + 1,
-               .n_evals = (int)(cfg.iterations / cfg.eval_every) + 1,
-               .n_layers = cfg.n_hidden + 1,
-               .eval_every = cfg.eval_every};
-  int prev = 784;
-  for (int l = 0; l < s.n_layers; l++) {
-    int next = l < cfg.n_hidden ? cfg.hidden[l] : 10;
-    s.total[l] = (long)next * prev;
-    prev = next;
-  }
-  size_t n_weights;
-  s.n_params = tf_net_count_params(784, cfg.hidden, cfg.n_hidden, 10, &n_weights);
-  s.mask_bytes = (n_weights + 7) / 8;
+  tf_ticket_shape_t ts;
+  ASSERT_INT_EQ(tf_ticket_shape(&cfg, &ts, &err), 0);
+  shape_t s = {.n_rounds = ts.n_rounds,
+               .n_evals = ts.n_evals,
+               .n_layers = ts.n_layers,
+               .eval_every = ts.eval_every,
+               .n_params = ts.n_params,
+               .mask_bytes = ts.mask_bytes};
+  for (int l = 0; l < s.n_layers; l++) s.total[l] = (long)ts.layer_size[l];
   return s;
 }
 
@@ -965,11 +961,11 @@ static void test_store_begin_and_reset_record_attempts(void) {
   finish(st, 1, TF_TASK_FAILED, "node-a", 0, fail_reason);
   tf_task_status_t status;
   int done = -1, attempts = -1;
-  ASSERT_INT_EQ(tf_store_task_state(st, 1, &status, &done, &attempts, &err), 0);
+  ASSERT_INT_EQ(tf_store_read_task_state(st, 1, &status, &done, &attempts, &err), 0);
   ASSERT(status == TF_TASK_FAILED && done == 1 && attempts == 1);
 
   ASSERT_INT_EQ(tf_store_reset_task(st, 1, &err), 0);
-  ASSERT_INT_EQ(tf_store_task_state(st, 1, &status, &done, NULL, &err), 0);
+  ASSERT_INT_EQ(tf_store_read_task_state(st, 1, &status, &done, NULL, &err), 0);
   ASSERT(status == TF_TASK_PENDING && done == 0);
   ASSERT_INT_EQ(tf_store_begin_task(st, 1, 2, 0, &err), 0);
   ASSERT_INT_EQ(tf_store_begin_task(st, 3, 1, 0, &err), 0);
@@ -982,7 +978,7 @@ static void test_store_begin_and_reset_record_attempts(void) {
   ASSERT_INT_EQ(tf_store_begin_task(st, 0, 0, -1, &err), 0);
   ASSERT_INT_EQ(tf_store_begin_task(st, 4, 1, 0, &err), TF_EINPUT);
   ASSERT_INT_EQ(tf_store_reset_task(st, -1, &err), TF_EINPUT);
-  ASSERT_INT_EQ(tf_store_task_state(st, 4, &status, &done, &attempts, &err), TF_EINPUT);
+  ASSERT_INT_EQ(tf_store_read_task_state(st, 4, &status, &done, &attempts, &err), TF_EINPUT);
 
   signed char all_status[4];
   int all_done[4], all_attempts[4];
@@ -1042,7 +1038,7 @@ static void test_store_sweep_written_in_runs_equals_one_go(void) {
   st = open_store(pieces, sw);
   tf_task_status_t status;
   int done, attempts;
-  ASSERT_INT_EQ(tf_store_task_state(st, 0, &status, &done, &attempts, &err), 0);
+  ASSERT_INT_EQ(tf_store_read_task_state(st, 0, &status, &done, &attempts, &err), 0);
   ASSERT(status == TF_TASK_PENDING && done == 1 && attempts == 1);
   expect_next_mask(st, sw, 0, 1);
   ASSERT_INT_EQ(tf_store_begin_task(st, 0, 2, 1, &err), 0);
@@ -1053,7 +1049,7 @@ static void test_store_sweep_written_in_runs_equals_one_go(void) {
   ASSERT_INT_EQ(tf_store_close(st, &err), 0);
 
   st = open_store(pieces, sw);
-  ASSERT_INT_EQ(tf_store_task_state(st, 0, &status, &done, &attempts, &err), 0);
+  ASSERT_INT_EQ(tf_store_read_task_state(st, 0, &status, &done, &attempts, &err), 0);
   ASSERT(status == TF_TASK_PENDING && done == 2 && attempts == 2);
   expect_next_mask(st, sw, 0, 2);
   ASSERT_INT_EQ(tf_store_begin_task(st, 0, 3, 2, &err), 0);

@@ -444,6 +444,44 @@ static void test_ticket_sparse_rounds_track_dense_ones(void) {
   record_free(&sparse);
 }
 
+static void test_ticket_shape_counts_lenet_layers_parameters_mask_bytes_and_evals(void) {
+  tf_config_t cfg;
+  tf_config_default(&cfg);
+  snprintf(cfg.dataset, sizeof cfg.dataset, "mnist");
+  cfg.n_hidden = 2;
+  cfg.hidden[0] = 300;
+  cfg.hidden[1] = 100;
+  cfg.iterations = 1000;
+  cfg.eval_every = 100;
+  cfg.rounds = 3;
+  tf_ticket_shape_t s;
+  tf_err_t err = {0};
+  ASSERT_INT_EQ(tf_ticket_shape(&cfg, &s, &err), 0);
+  ASSERT_INT_EQ(s.input_dim, 784);
+  ASSERT_INT_EQ(s.classes, 10);
+  ASSERT_INT_EQ(s.n_test, 10000);
+  ASSERT_INT_EQ(s.n_rounds, 4);
+  ASSERT_INT_EQ(s.eval_every, 100);
+  ASSERT_INT_EQ(s.n_evals, 11);
+  ASSERT_INT_EQ(s.n_layers, 3);
+  ASSERT_INT_EQ(s.layer_size[0], 784 * 300);
+  ASSERT_INT_EQ(s.layer_size[1], 300 * 100);
+  ASSERT_INT_EQ(s.layer_size[2], 100 * 10);
+  ASSERT_INT_EQ(s.n_weights, 266200);
+  ASSERT_INT_EQ(s.n_params, 266200 + 300 + 100 + 10);
+  ASSERT_INT_EQ(s.mask_bytes, 33275);
+
+  tf_config_t bad = cfg;
+  bad.eval_every = 0;
+  ASSERT_INT_EQ(tf_ticket_shape(&bad, &s, &err), TF_EINPUT);
+  bad = cfg;
+  bad.n_hidden = TF_MAX_HIDDEN + 1;
+  ASSERT_INT_EQ(tf_ticket_shape(&bad, &s, &err), TF_EINPUT);
+  bad = cfg;
+  snprintf(bad.dataset, sizeof bad.dataset, "cifar-10");
+  ASSERT(tf_ticket_shape(&bad, &s, &err) < 0);
+}
+
 int main(void) {
   tf_err_t err = {0};
   if (tf_data_load(&mnist, tf_data_root(), "mnist", &err) < 0) {
@@ -451,6 +489,7 @@ int main(void) {
     return 1;
   }
   RUN(test_ticket_control_params_follow_their_definitions);
+  RUN(test_ticket_shape_counts_lenet_layers_parameters_mask_bytes_and_evals);
   RUN(test_ticket_layerwise_rounds_keep_exact_counts);
   RUN(test_ticket_pruned_weights_stay_zero_under_every_optimiser);
   RUN(test_ticket_controls_share_round0_and_the_tickets_masks);

@@ -110,17 +110,16 @@ static int cmd_plan(int argc, char **argv) {
     double cost = tf_ticket_cost(&cfg);
     total += cost;
     if (t >= shown) continue;
-    int32_t n_train, n_test, dim, classes;
-    tf_data_shape(cfg.dataset, &n_train, &n_test, &dim, &classes, NULL);
-    size_t n_weights = 0;
-    tf_net_count_params(dim, cfg.hidden, cfg.n_hidden, classes, &n_weights);
+    tf_ticket_shape_t shape = {0};
+    tf_ticket_shape(&cfg, &shape, NULL);
     printf("%6ld", t);
     for (int a = 0; a < axes; a++) {
       char v[64];
       tf_grid_value_text(sw, a, t, v, sizeof v);
       printf("  %-14s", v);
     }
-    printf("  %6d  %10ld  %10zu  %12.1f\n", cfg.rounds + 1, cfg.iterations, n_weights, cost / 1e9);
+    printf("  %6d  %10ld  %10zu  %12.1f\n", cfg.rounds + 1, cfg.iterations, shape.n_weights,
+           cost / 1e9);
   }
   if (shown < n) printf("  ... %ld more tasks\n", n - shown);
   double bytes = 0.0;

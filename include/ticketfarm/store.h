@@ -8,8 +8,8 @@
 #include <stdio.h>
 
 #include "ticketfarm/error.h"
+#include "ticketfarm/report.h"
 #include "ticketfarm/sweep.h"
-#include "ticketfarm/ticket.h"
 
 typedef enum { TF_TASK_PENDING = 0, TF_TASK_DONE = 1, TF_TASK_FAILED = 2 } tf_task_status_t;
 
@@ -74,8 +74,8 @@ int tf_store_open(tf_store_t **out, const char *path, MPI_Comm comm, const tf_sw
                   tf_err_t *err);
 
 /* Rank-local: task's status, rounds done and attempts (any pointer may be NULL). */
-int tf_store_task_state(tf_store_t *st, long task, tf_task_status_t *status, int *rounds_done,
-                        int *attempts, tf_err_t *err);
+int tf_store_read_task_state(tf_store_t *st, long task, tf_task_status_t *status,
+                             int *rounds_done, int *attempts, tf_err_t *err);
 
 /* Rank-local: the same for every task at once; each array holds tf_grid_tasks(sw) entries. */
 int tf_store_read_all_states(tf_store_t *st, signed char *status, int *rounds_done,

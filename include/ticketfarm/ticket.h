@@ -7,39 +7,32 @@
 #include <stdint.h>
 
 #include "ticketfarm/config.h"
-#include "ticketfarm/data.h"
 #include "ticketfarm/error.h"
-#include "ticketfarm/net.h"
+#include "ticketfarm/report.h"
 
-/* One evaluation point of a round. */
-typedef struct tf_eval {
-  long iteration;   /* j * eval_every */
-  float train_loss; /* mean training-batch loss since the previous evaluation; NaN at the start */
-  float val_loss, val_acc;   /* on the held-out validation images */
-  float test_loss, test_acc; /* on the 10,000 test images; accuracies are fractions */
-} tf_eval_t;
+/* The dataset (data.h) and the network (net.h): only their callers need the definitions. */
+struct tf_dataset;
+struct tf_net;
 
-/* What one finished round hands to the sink. Pointers are valid during the callback only. */
-typedef struct tf_round {
-  int round;                     /* 0 = dense */
-  int n_layers;
-  long remaining[TF_MAX_LAYERS]; /* unpruned weights per layer while training this round */
-  long total[TF_MAX_LAYERS];     /* weights per layer */
-  double density;                /* sum(remaining) / sum(total) */
-  int n_evals;                   /* iterations / eval_every + 1: the whole eval axis */
-  int first_eval;                /* rounds > 0 start at rewind / eval_every; earlier are NaN */
-  const tf_eval_t *evals;        /* (n_evals) */
-  int early_stop;                /* index into evals of the minimum validation loss (first) */
-  const uint8_t *mask_bits;      /* mask trained this round, tf_prune_pack layout */
-  const uint8_t *next_mask_bits; /* the ticket's mask for round + 1, the state a resumed task
-                                  * starts from; NULL after the last round */
-  size_t mask_bytes;
-  const float *final;            /* parameters at the round's last iteration (n_params) */
-  size_t n_params;
-  double wall_s;                 /* training and evaluation time of the round */
-} tf_round_t;
+/* A task's shape: what its configuration and dataset imply for the arrays it produces. */
+typedef struct tf_ticket_shape {
+  int32_t n_train, n_test;            /* dataset images (n_train before the validation split) */
+  int32_t input_dim, classes;         /* dataset pixels per image and classes */
+  int n_rounds;                       /* prune.rounds + 1 */
+  long eval_every;                    /* train.eval_every */
+  int n_evals;                        /* iterations / eval_every + 1: the whole eval axis */
+  int n_layers;                       /* weight layers: hidden ones plus the output layer */
+  int64_t layer_size[TF_MAX_LAYERS];  /* prunable weights per layer, fan_out * fan_in */
+  size_t n_weights;                   /* prunable weights, the sum of layer_size */
+  size_t n_params;                    /* weights and biases, the parameter slab */
+  size_t mask_bytes;                  /* one bit per prunable weight, (n_weights + 7) / 8 */
+} tf_ticket_shape_t;
 
-typedef enum { TF_SNAPSHOT_INIT, TF_SNAPSHOT_REWIND } tf_snapshot_t;
+/* Rank-local: the shape of the task cfg describes. TF_EINPUT for an unknown dataset or a
+ * configuration without a shape (eval_every <= 0, negative iterations or rounds, too many hidden
+ * layers). */
+int tf_ticket_shape(const tf_config_t *cfg, tf_ticket_shape_t *shape, tf_err_t *err);
+
 
 /* Where results go. Any callback may be NULL. A callback returning non-zero stops the task with
  * that code (a negative TF_E* code). */
@@ -67,8 +60,8 @@ typedef struct tf_ticket_start {
  * redrawn, theta_k retrained for k iterations; both snapshots are handed out again).
  * Returns 0; TF_EDIVERGED when a loss becomes NaN or infinite (the message names the round and
  * iteration); TF_ENOMEM; TF_EINTERRUPTED when poll asked to stop; or a sink's code. */
-int tf_ticket_run(const tf_config_t *cfg, const tf_dataset_t *data, const tf_ticket_start_t *start,
-                  const tf_ticket_sink_t *sink, tf_err_t *err);
+int tf_ticket_run(const tf_config_t *cfg, const struct tf_dataset *data,
+                  const tf_ticket_start_t *start, const tf_ticket_sink_t *sink, tf_err_t *err);
 
 /* The parameters and mask round `round` (>= 1) trains from, given the rewind point theta_k and the
  * ticket's mask for that round (both in net layout). ticket: theta_k on the mask. reinit: a fresh
@@ -76,7 +69,7 @@ int tf_ticket_run(const tf_config_t *cfg, const tf_dataset_t *data, const tf_tic
  * fresh draw's magnitudes with theta_k's signs, on the mask. random_mask: theta_k on a random mask
  * with the ticket's per-layer counts (tf_prune_random). Biases are theta_k's in every control;
  * pruned weights are exactly 0. Rank-local, deterministic. */
-int tf_ticket_control(const tf_config_t *cfg, const tf_net_t *net, const float *theta_k,
+int tf_ticket_control(const tf_config_t *cfg, const struct tf_net *net, const float *theta_k,
                       const float *ticket_mask, int round, float *params, float *mask,
                       tf_err_t *err);
 

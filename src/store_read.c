@@ -1,0 +1,239 @@
+/* The serial readers of a results file: what a path holds (probe), the stored sweep text, and
+ * the progress report behind `ticketfarm status`. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store_internal.h"
+
+#define STATUS_MAX_REASONS 10
+
+void tf__store_reader_close(reader_t *rd) {
+  if (rd->runtime >= 0) H5Gclose(rd->runtime);
+  if (rd->results >= 0) H5Gclose(rd->results);
+  if (rd->file >= 0) H5Fclose(rd->file);
+  rd->file = rd->results = rd->runtime = H5I_INVALID_HID;
+}
+
+int tf__store_reader_open(reader_t *rd, const char *path, tf_err_t *err) {
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  rd->path = path;
+  rd->file = rd->results = rd->runtime = H5I_INVALID_HID;
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  /* No lock: the MPI-IO writer holds none, and a lock another process holds (an h5py session,
+   * a serial tool) must not stop a progress report. Readers never modify the file. */
+  if (fapl >= 0) H5Pset_file_locking(fapl, 0, 1);
+  rd->file = H5Fopen(path, H5F_ACC_RDONLY, fapl >= 0 ? fapl : H5P_DEFAULT);
+  hid_t stack = tf__h5_stack_keep(rd->file < 0);
+  if (fapl >= 0) H5Pclose(fapl);
+  tf__h5_stack_restore(stack);
+  if (rd->file < 0) return tf__h5_fail(err, "cannot open %s", path);
+  rd->results = H5Lexists(rd->file, "results", H5P_DEFAULT) > 0
+                    ? H5Gopen2(rd->file, "results", H5P_DEFAULT)
+                    : H5I_INVALID_HID;
+  char *layout = rd->results >= 0 ? tf__h5_read_attr_str(rd->results, "layout") : NULL;
+  int ok = layout != NULL && strcmp(layout, LAYOUT) == 0;
+  free(layout);
+  if (!ok) {
+    H5Eclear2(H5E_DEFAULT);
+    tf__store_reader_close(rd);
+    return tf_err_set(err, TF_EFORMAT, "%s is not a ticketfarm results file (layout %s expected)",
+                      path, LAYOUT);
+  }
+  rd->runtime = H5Gopen2(rd->file, "runtime", H5P_DEFAULT);
+  hid_t d = H5Dopen2(rd->results, "density", H5P_DEFAULT);
+  if (rd->runtime < 0 || d < 0) {
+    if (d >= 0) H5Dclose(d);
+    tf__store_reader_close(rd);
+    return tf__h5_fail(err, "%s: incomplete results file", path);
+  }
+  rd->n_tasks = (long)tf__h5_dataset_len(d, 0);
+  rd->n_rounds = (int)tf__h5_dataset_len(d, 1);
+  H5Dclose(d);
+  return 0;
+}
+
+int tf__store_read_block(reader_t *rd, hid_t g, const char *name, hid_t mtype, long t0, long n,
+                         void *buf, tf_err_t *err) {
+  hid_t did = H5Dopen2(g, name, H5P_DEFAULT);
+  herr_t rc = did < 0 ? -1 : tf__h5_read_rows(did, mtype, (hsize_t)t0, (hsize_t)n, 0, 0, 0, buf);
+  hid_t stack = tf__h5_stack_keep(rc < 0);
+  if (did >= 0) H5Dclose(did);
+  tf__h5_stack_restore(stack);
+  if (rc < 0)
+    return tf__h5_fail(err, "%s: cannot read %s of tasks %ld to %ld", rd->path, name, t0,
+                       t0 + n - 1);
+  return 0;
+}
+
+long tf__store_block_tasks(size_t row_bytes, long n_tasks) {
+  long block = (long)(BLOCK_BYTES / (row_bytes > 0 ? row_bytes : 1));
+  if (block < 1) block = 1;
+  return block < n_tasks ? block : n_tasks;
+}
+
+int tf_store_probe(const char *path, tf_err_t *err) {
+  struct stat sb;
+  if (stat(path, &sb) != 0) {
+    if (errno == ENOENT) return TF_STORE_ABSENT;
+    return tf_err_set(err, TF_EIO, "%s: %s", path, strerror(errno));
+  }
+  if (!S_ISREG(sb.st_mode)) return tf_err_set(err, TF_EIO, "%s is not a regular file", path);
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return tf_err_set(err, TF_EIO, "cannot read %s: %s", path, strerror(errno));
+  close(fd);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  /* Only a missing signature makes a file UNREADABLE: a damaged HDF5 file is an error. */
+  htri_t hdf5 = H5Fis_hdf5(path);
+  if (hdf5 < 0) return tf__h5_fail(err, "cannot read %s", path);
+  if (hdf5 == 0) return TF_STORE_UNREADABLE;
+  reader_t rd;
+  tf_err_t mine = {0};
+  int rc = tf__store_reader_open(&rd, path, &mine);
+  if (rc == TF_EFORMAT) return TF_STORE_FOREIGN;
+  if (rc < 0) return tf_err_set(err, rc, "%s", mine.msg);
+  tf__store_reader_close(&rd);
+  return TF_STORE_RESULTS;
+}
+
+int tf_store_read_sweep(const char *path, char **text, tf_err_t *err) {
+  *text = NULL;
+  reader_t rd;
+  int rc = tf__store_reader_open(&rd, path, err);
+  if (rc < 0) return rc;
+  *text = tf__h5_read_attr_str(rd.results, "sweep");
+  tf__store_reader_close(&rd);
+  if (*text == NULL) return tf_err_set(err, TF_EFORMAT, "%s: no sweep text in /results", path);
+  return 0;
+}
+
+/* What status counts over every task of a file. */
+typedef struct status_counts {
+  long done, failed, partial, pending, restarted, resumed;
+  long long rounds_done, rounds_total;
+  long failed_ids[STATUS_MAX_REASONS]; /* the first failed tasks */
+} status_counts_t;
+
+/* One block of the columns status reads, tasks [t0, t0 + n). */
+typedef struct status_block {
+  int8_t *status;
+  int32_t *done_rounds, *n_rounds, *attempts, *start_round;
+} status_block_t;
+
+static int status_read(reader_t *rd, status_block_t *b, int have_attempts, long t0, long n,
+                       tf_err_t *err) {
+  hid_t res = rd->results, run = rd->runtime;
+  int rc = tf__store_read_block(rd, res, "status", H5T_NATIVE_INT8, t0, n, b->status, err);
+  if (rc == 0)
+    rc = tf__store_read_block(rd, res, "rounds_done", H5T_NATIVE_INT32, t0, n, b->done_rounds, err);
+  if (rc == 0)
+    rc = tf__store_read_block(rd, res, "n_rounds", H5T_NATIVE_INT32, t0, n, b->n_rounds, err);
+  if (rc == 0 && have_attempts)
+    rc = tf__store_read_block(rd, run, "attempts", H5T_NATIVE_INT32, t0, n, b->attempts, err);
+  if (rc == 0 && have_attempts)
+    rc = tf__store_read_block(rd, run, "start_round", H5T_NATIVE_INT32, t0, n, b->start_round, err);
+  return rc;
+}
+
+static void status_add(status_counts_t *c, const status_block_t *b, int have_attempts, long t0,
+                       long n) {
+  for (long i = 0; have_attempts && i < n; i++) {
+    c->restarted += b->attempts[i] > 1;
+    c->resumed += b->start_round[i] > 0;
+  }
+  for (long i = 0; i < n; i++) {
+    c->rounds_done += b->done_rounds[i] < b->n_rounds[i] ? b->done_rounds[i] : b->n_rounds[i];
+    c->rounds_total += b->n_rounds[i];
+    if (b->status[i] == TF_TASK_DONE) {
+      c->done++;
+    } else if (b->status[i] == TF_TASK_FAILED) {
+      if (c->failed < STATUS_MAX_REASONS) c->failed_ids[c->failed] = t0 + i;
+      c->failed++;
+    } else {
+      c->pending++;
+      if (b->done_rounds[i] > 0) c->partial++;
+    }
+  }
+}
+
+/* Counts every task of the file, in blocks. */
+static int status_count(reader_t *rd, int have_attempts, status_counts_t *c, tf_err_t *err) {
+  long block = tf__store_block_tasks(17, rd->n_tasks);
+  status_block_t b = {
+      .status = malloc((size_t)block),
+      .done_rounds = malloc((size_t)block * sizeof *b.done_rounds),
+      .n_rounds = malloc((size_t)block * sizeof *b.n_rounds),
+      .attempts = malloc((size_t)block * sizeof *b.attempts),
+      .start_round = malloc((size_t)block * sizeof *b.start_round),
+  };
+  int rc = 0;
+  if (!b.status || !b.done_rounds || !b.n_rounds || !b.attempts || !b.start_round)
+    rc = tf_err_set(err, TF_ENOMEM, "%s: no memory for the status", rd->path);
+  for (long t0 = 0; rc == 0 && t0 < rd->n_tasks; t0 += block) {
+    long n = rd->n_tasks - t0 < block ? rd->n_tasks - t0 : block;
+    rc = status_read(rd, &b, have_attempts, t0, n, err);
+    if (rc == 0) status_add(c, &b, have_attempts, t0, n);
+  }
+  free(b.status);
+  free(b.done_rounds);
+  free(b.n_rounds);
+  free(b.attempts);
+  free(b.start_round);
+  return rc;
+}
+
+/* The first failed tasks with their reasons. */
+static int status_print_failed(reader_t *rd, const status_counts_t *c, FILE *out, tf_err_t *err) {
+  int rc = 0;
+  hid_t reason_type = tf__h5_string_type(REASON_LEN);
+  if (reason_type < 0) rc = tf__h5_fail(err, "%s: cannot make a string type", rd->path);
+  for (long k = 0; rc == 0 && k < c->failed && k < STATUS_MAX_REASONS; k++) {
+    char reason[REASON_LEN] = "";
+    rc = tf__store_read_block(rd, rd->runtime, "fail_reason", reason_type, c->failed_ids[k], 1,
+                              reason, err);
+    if (rc < 0) break;
+    fprintf(out, "%s task %ld: %s\n", k == 0 ? "failed: " : "        ", c->failed_ids[k],
+            reason[0] ? reason : "(no reason recorded)");
+  }
+  if (reason_type >= 0) H5Tclose(reason_type);
+  if (rc == 0 && c->failed > STATUS_MAX_REASONS)
+    fprintf(out, "         ... and %ld more failed tasks\n", c->failed - STATUS_MAX_REASONS);
+  return rc;
+}
+
+int tf_store_print_status(const char *path, FILE *out, tf_err_t *err) {
+  reader_t rd;
+  int rc = tf__store_reader_open(&rd, path, err);
+  if (rc < 0) return rc;
+  char *name = tf__h5_read_attr_str(rd.results, "name");
+  char *version = tf__h5_read_attr_str(rd.results, "ticketfarm_version");
+  int runs = tf__h5_read_attr_int(rd.runtime, "runs", 0);
+  /* Files written before attempts were recorded have neither column. */
+  int have_attempts = H5Lexists(rd.runtime, "attempts", H5P_DEFAULT) > 0 &&
+                      H5Lexists(rd.runtime, "start_round", H5P_DEFAULT) > 0;
+  H5Eclear2(H5E_DEFAULT);
+  status_counts_t c = {0};
+  rc = status_count(&rd, have_attempts, &c, err);
+  if (rc == 0) {
+    fprintf(out, "file:    %s\n", path);
+    fprintf(out, "sweep:   %s (ticketfarm %s)\n", name && name[0] ? name : "(unnamed)",
+            version ? version : "?");
+    fprintf(out, "rounds:  %lld of %lld finished\n", c.rounds_done, c.rounds_total);
+    if (runs > 0)
+      fprintf(out, "runs:    %d (%ld tasks started more than once, %ld resumed at a later round)\n",
+              runs, c.restarted, c.resumed);
+    rc = status_print_failed(&rd, &c, out, err);
+    if (rc == 0)
+      fprintf(out, "%ld tasks: %ld done, %ld failed, %ld pending (%ld running/partial)\n",
+              rd.n_tasks, c.done, c.failed, c.pending, c.partial);
+  }
+  free(name);
+  free(version);
+  tf__store_reader_close(&rd);
+  return rc;
+}
