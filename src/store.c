@@ -152,6 +152,63 @@ static int build(tf_store_t *st, layout_t *lay, axis_col_t *ax, int n_axes, int 
   return rc;
 }
 
+/* Collective, after build: the netCDF/CF attributes that make xarray (h5netcdf) read the file as
+ * labelled arrays. String datasets say their encoding (`_Encoding`), so they decode to str; every
+ * /results variable with a task dimension names the grid columns as its `coordinates`, and those
+ * with a round dimension also density and early_stop_iter; where every task evaluates at one
+ * interval, the eval scale unpacks to iterations (`scale_factor`). Attributes only: the data,
+ * their types and what h5py reads are unchanged. */
+static int write_cf_conventions(tf_store_t *st, const layout_t *lay, const axis_col_t *ax,
+                                int n_axes, tf_err_t *err) {
+  const char *path = st->path;
+  for (int a = 0; a < n_axes; a++)
+    if (ax[a].kind == TF_AXIS_TEXT && tf__h5_attr_str(lay->column[a], "_Encoding", "utf-8") < 0)
+      return tf__h5_fail(err, "%s: cannot mark /results/%s as UTF-8", path, ax[a].key);
+  for (int i = 0; i < DS_COUNT; i++)
+    if ((tf__store_dsets[i].type == TY_HOST || tf__store_dsets[i].type == TY_REASON) &&
+        tf__h5_attr_str(st->dset[i], "_Encoding", "utf-8") < 0)
+      return tf__h5_fail(err, "%s: cannot mark /%s/%s as UTF-8", path, tf__store_group_names[tf__store_dsets[i].group],
+                     tf__store_dsets[i].name);
+
+  static const char by_round_coords[] = " density early_stop_iter";
+  size_t len = sizeof by_round_coords;
+  for (int a = 0; a < n_axes; a++) len += strlen(ax[a].key) + 1;
+  char *coords = malloc(len);
+  if (coords == NULL) return tf_err_set(err, TF_ENOMEM, "results file: coordinate names");
+  coords[0] = '\0';
+  for (int a = 0; a < n_axes; a++) {
+    if (a > 0) strcat(coords, " ");
+    strcat(coords, ax[a].key);
+  }
+  size_t axes_len = strlen(coords);
+  int rc = 0;
+  for (int i = 0; rc == 0 && i < DS_COUNT; i++) {
+    const dset_spec_t *s = &tf__store_dsets[i];
+    if (s->group != G_RESULTS || !tf__store_has_dataset(st, i)) continue;
+    int by_round = s->rank > 1 && s->dims[1] == DIM_ROUND && i != DS_DENSITY &&
+                   i != DS_EARLY_STOP_ITER;
+    coords[axes_len] = '\0';
+    if (by_round) strcat(coords, axes_len > 0 ? by_round_coords : by_round_coords + 1);
+    if (coords[0] != '\0' && tf__h5_attr_str(st->dset[i], "coordinates", coords) < 0)
+      rc = tf__h5_fail(err, "%s: cannot name the coordinates of /results/%s", path, s->name);
+  }
+  free(coords);
+  if (rc < 0) return rc;
+
+  long every = 0;
+  for (long t = 0; t < st->n_tasks && every >= 0; t++) {
+    tf_config_t cfg;
+    if ((rc = tf_grid_task(st->sw, t, &cfg, err)) < 0) return rc;
+    if (every == 0) every = cfg.eval_every;
+    if (cfg.eval_every != every) every = -1;
+  }
+  hid_t eval = lay->scale[G_RESULTS][DIM_EVAL];
+  if (eval >= 0 && every > 0 && every <= INT32_MAX &&
+      (tf__h5_attr_int(eval, "scale_factor", (int)every) < 0 || tf__h5_attr_str(eval, "units", "iterations") < 0))
+    return tf__h5_fail(err, "%s: cannot label /results/eval with its iterations", path);
+  return 0;
+}
+
 /* The coordinate values 0, 1, ... of every dimension with a long name but the task's (written
  * with the task tables). */
 static int write_coordinates(tf_store_t *st, layout_t *lay, tf_err_t *err) {
@@ -407,6 +464,7 @@ int tf_store_create(tf_store_t **out, const char *path, MPI_Comm comm, const tf_
     }
     MPI_Bcast(created, sizeof created, MPI_CHAR, 0, comm);
     rc = build(st, &lay, ax, n_axes, n_ranks, created, err);
+    if (rc == 0) rc = write_cf_conventions(st, &lay, ax, n_axes, err);
     if (rc == 0 && rank == 0) rc = write_fixed(st, &lay, ax, n_axes, err);
     rc = agree(comm, rc, "creating the results file", err);
   }

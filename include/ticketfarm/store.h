@@ -28,8 +28,9 @@ typedef struct tf_task_runtime {
 int tf_store_size(const tf_sweep_t *sw, double *bytes, tf_err_t *err);
 
 /* Collective over comm. Creates path (replacing it) with every dataset sized for the whole
- * sweep, the grid columns, the sweep text, version and dimension scales, then flushes once, so
- * a job killed afterwards leaves a readable file. */
+ * sweep, the grid columns, the sweep text, version and dimension scales, and the netCDF/CF
+ * attributes by which xarray reads them as labelled arrays, then flushes once, so a job killed
+ * afterwards leaves a readable file. */
 int tf_store_create(tf_store_t **out, const char *path, MPI_Comm comm, const tf_sweep_t *sw,
                     tf_err_t *err);
 
