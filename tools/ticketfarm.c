@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <mpi.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,26 @@ static const char usage_text[] =
     "\n"
     "exit codes: 0 done, 1 runtime failure (or failed tasks), 2 bad usage or input,\n"
     "3 interrupted (resumable)\n";
+
+/* SIGTERM, SIGUSR1, SIGINT: the first asks the farm to stop at the next safe point (exit 3,
+ * resumable); a second ends the process at once, also with exit code 3. */
+static volatile sig_atomic_t stop_signals;
+
+static void on_stop_signal(int sig) {
+  (void)sig;
+  if (++stop_signals >= 2) _exit(EXIT_INTERRUPTED);
+  tf_farm_request_stop();
+}
+
+static void install_stop_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGUSR1, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+}
 
 static int usage_error(const char *fmt, const char *arg) {
   fprintf(stderr, "ticketfarm: ");
@@ -284,7 +305,7 @@ static int cmd_run(int argc, char **argv) {
   if (out == NULL) return usage_error("run needs an output file: -o OUT.h5%s", "");
   const char *sweep_path = argv[optind];
 
-  tf_farm_install_signals();
+  install_stop_signals();
   MPI_Init(&argc, &argv);
   openblas_set_num_threads(1);
   int rank, size;
