@@ -453,7 +453,7 @@ int tf_data_split(tf_split_t *split, int32_t n, int32_t validation, uint64_t see
   return 0;
 }
 
-void tf_split_free(tf_split_t *split) {
+void tf_data_split_free(tf_split_t *split) {
   if (split == NULL) return;
   free(split->train_idx);
   free(split->val_idx);

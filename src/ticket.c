@@ -262,7 +262,7 @@ static void clear_evals(ticket_t *t) {
 static void ticket_free(ticket_t *t) {
   tf_net_free(&t->net);
   tf_optim_free(&t->opt);
-  tf_split_free(&t->split);
+  tf_data_split_free(&t->split);
   free(t->test_idx);
   free(t->order);
   free(t->y);

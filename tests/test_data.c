@@ -409,9 +409,9 @@ static void test_data_split_is_a_seeded_sorted_partition(void) {
   ASSERT(a.val_idx[0] < 100 && a.val_idx[v - 1] > n - 100);
   free(perm);
   free(seen);
-  tf_split_free(&a);
-  tf_split_free(&b);
-  tf_split_free(&c);
+  tf_data_split_free(&a);
+  tf_data_split_free(&b);
+  tf_data_split_free(&c);
   ASSERT(a.train_idx == NULL && a.val_idx == NULL);
 }
 
@@ -422,15 +422,15 @@ static void test_data_split_edge_cases_and_errors(void) {
   ASSERT_INT_EQ(s.n_train, 10);
   ASSERT_INT_EQ(s.n_val, 0);
   for (int i = 0; i < 10; i++) ASSERT_INT_EQ(s.train_idx[i], i);
-  tf_split_free(&s);
+  tf_data_split_free(&s);
   ASSERT_INT_EQ(tf_data_split(&s, 10, 10, 3, &err), 0);
   ASSERT_INT_EQ(s.n_train, 0);
   for (int i = 0; i < 10; i++) ASSERT_INT_EQ(s.val_idx[i], i);
-  tf_split_free(&s);
+  tf_data_split_free(&s);
   ASSERT_INT_EQ(tf_data_split(&s, 10, 11, 3, &err), TF_EINPUT);
   ASSERT_STR_CONTAINS(err.msg, "11");
   ASSERT_INT_EQ(tf_data_split(&s, 10, -1, 3, &err), TF_EINPUT);
-  tf_split_free(&s);
+  tf_data_split_free(&s);
 }
 
 static void test_data_gather_scales_pixels_by_255_and_copies_labels(void) {

@@ -16,7 +16,6 @@
 #include "ticketfarm/farm.h"
 #include "ticketfarm/log.h"
 #include "ticketfarm/net.h"
-#include "ticketfarm/prune.h"
 #include "ticketfarm/store.h"
 #include "ticketfarm/sweep.h"
 #include "ticketfarm/ticket.h"

@@ -68,7 +68,7 @@ typedef struct tf_split {
 } tf_split_t;
 
 int tf_data_split(tf_split_t *split, int32_t n, int32_t validation, uint64_t seed, tf_err_t *err);
-void tf_split_free(tf_split_t *split);
+void tf_data_split_free(tf_split_t *split);
 
 /* Gathers images idx[0..count) into x (count, dim) as floats scaled to [0, 1] (pixel / 255) and
  * their labels into y (count). */
