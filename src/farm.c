@@ -366,7 +366,8 @@ static int open_store(farm_t *f, const char *out_path, tf_err_t *err) {
   f->report->created = mode == 0;
   rc = mode == 0 ? tf_store_create(&f->store, out_path, MPI_COMM_WORLD, f->sw, err)
                  : tf_store_open(&f->store, out_path, MPI_COMM_WORLD, f->sw, err);
-  return tf__agree(MPI_COMM_WORLD, rc, err, mode == 0 ? "creating the results file" : "opening the results file");
+  return tf__agree(MPI_COMM_WORLD, rc, err,
+                   mode == 0 ? "creating the results file" : "opening the results file");
 }
 
 static int stop_requested(farm_t *f) {

@@ -43,8 +43,8 @@ void tf_farm_request_stop(void);
  * the difference otherwise, the file untouched), loads the datasets, runs every unfinished task
  * (from its last finished round), closes the file. Failed tasks (diverged, or poison: started
  * max_attempts times) are recorded in the file and counted, not returned as errors. A stop
- * request or stop_after stops handing out tasks, interrupts running ones at a safe point and returns 0 with
- * report->interrupted set. Returns 0, or a TF_E* code with err filled on the rank that saw it;
+ * request or stop_after stops handing out tasks, interrupts running ones at a safe point and
+ * returns 0 with report->interrupted set. Returns 0, or a TF_E* code with err filled on the rank that saw it;
  * report->collective tells whether every rank returned it. */
 int tf_farm_run(const tf_sweep_t *sw, const char *out_path, const tf_farm_options_t *opt,
                 tf_farm_report_t *report, tf_err_t *err);
