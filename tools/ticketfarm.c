@@ -92,6 +92,41 @@ static int fail(const tf_err_t *err) {
   return tf_err_exit_code(err->code);
 }
 
+/* A results file to read must exist and be a readable regular file: otherwise it is bad input
+ * (exit 2) with one line naming it, not an HDF5 error stack. Returns EXIT_OK or EXIT_USAGE. */
+static int check_results_file(const char *path) {
+  struct stat st;
+  const char *why = NULL;
+  if (stat(path, &st) != 0)
+    why = strerror(errno);
+  else if (S_ISDIR(st.st_mode))
+    why = "is a directory";
+  else if (!S_ISREG(st.st_mode))
+    why = "not a regular file";
+  else if (access(path, R_OK) != 0)
+    why = strerror(errno);
+  if (why == NULL) return EXIT_OK;
+  fprintf(stderr, "ticketfarm: error: %s: cannot open: %s\n", path, why);
+  return EXIT_USAGE;
+}
+
+/* An existing output file is resumed, so it must be a regular file this process can read and
+ * write; a missing one is created (and its directory's problems reported then). */
+static int check_output_file(const char *path) {
+  struct stat st;
+  const char *why = NULL;
+  if (stat(path, &st) != 0) return EXIT_OK;
+  if (S_ISDIR(st.st_mode))
+    why = "is a directory";
+  else if (!S_ISREG(st.st_mode))
+    why = "not a regular file";
+  else if (access(path, R_OK | W_OK) != 0)
+    why = strerror(errno);
+  if (why == NULL) return EXIT_OK;
+  fprintf(stderr, "ticketfarm: error: %s: cannot resume: %s\n", path, why);
+  return EXIT_USAGE;
+}
+
 static const char *human_bytes(double b, char *buf, size_t size) {
   const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   int u = 0;
@@ -160,6 +195,7 @@ static int cmd_plan(int argc, char **argv) {
 
 static int cmd_status(int argc, char **argv) {
   if (argc != 2) return usage_error("status takes one results file%s", "");
+  if (check_results_file(argv[1]) != EXIT_OK) return EXIT_USAGE;
   tf_err_t err = {0};
   if (tf_store_print_status(argv[1], stdout, &err) < 0) return fail(&err);
   return EXIT_OK;
@@ -179,6 +215,7 @@ static int cmd_summary(int argc, char **argv) {
       return usage_error("summary takes one results file, got also '%s'", argv[i]);
   }
   if (path == NULL) return usage_error("summary needs a results file%s", "");
+  if (check_results_file(path) != EXIT_OK) return EXIT_USAGE;
   tf_err_t err = {0};
   if (tf_store_print_summary(path, stdout, csv, &err) < 0) return fail(&err);
   return EXIT_OK;
@@ -277,7 +314,7 @@ static int cmd_run(int argc, char **argv) {
       case 'p': {
         char *end;
         progress_every = strtod(optarg, &end);
-        if (*end != '\0' || progress_every < 0)
+        if (end == optarg || *end != '\0' || progress_every < 0)
           return usage_error("--progress takes seconds >= 0, not '%s'", optarg);
         break;
       }
@@ -301,7 +338,8 @@ static int cmd_run(int argc, char **argv) {
     }
   }
   if (optind != argc - 1) return usage_error("run takes one sweep file%s", "");
-  if (out == NULL) return usage_error("run needs an output file: -o OUT.h5%s", "");
+  if (out == NULL || out[0] == '\0')
+    return usage_error("run needs an output file: -o OUT.h5%s", "");
   const char *sweep_path = argv[optind];
 
   install_stop_signals();
@@ -311,6 +349,13 @@ static int cmd_run(int argc, char **argv) {
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
 
+  /* Rank 0 judges the output path for every rank: one message, one exit code. */
+  int bad_output = rank == 0 ? check_output_file(out) : EXIT_OK;
+  MPI_Bcast(&bad_output, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  if (bad_output != EXIT_OK) {
+    MPI_Finalize();
+    return bad_output;
+  }
   tf_err_t err = {0};
   tf_sweep_t *sw = NULL;
   int rc = load_sweep_everywhere(sweep_path, rank, &sw, &err);
