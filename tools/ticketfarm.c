@@ -88,7 +88,7 @@ static int usage_error(const char *fmt, const char *arg) {
 }
 
 static int fail(const tf_err_t *err) {
-  fprintf(stderr, "ticketfarm: error: %s\n", err->msg);
+  tf_log(TF_LOG_ERROR, "%s", err->msg);
   return tf_err_exit_code(err->code);
 }
 
@@ -106,7 +106,7 @@ static int check_results_file(const char *path) {
   else if (access(path, R_OK) != 0)
     why = strerror(errno);
   if (why == NULL) return EXIT_OK;
-  fprintf(stderr, "ticketfarm: error: %s: cannot open: %s\n", path, why);
+  tf_log(TF_LOG_ERROR, "%s: cannot open: %s", path, why);
   return EXIT_USAGE;
 }
 
@@ -123,7 +123,7 @@ static int check_output_file(const char *path) {
   else if (access(path, R_OK | W_OK) != 0)
     why = strerror(errno);
   if (why == NULL) return EXIT_OK;
-  fprintf(stderr, "ticketfarm: error: %s: cannot resume: %s\n", path, why);
+  tf_log(TF_LOG_ERROR, "%s: cannot resume: %s", path, why);
   return EXIT_USAGE;
 }
 
@@ -377,7 +377,7 @@ static int cmd_run(int argc, char **argv) {
   if (rc < 0) {
     if (!report.collective) {
       /* Other ranks may be inside a collective call: only an abort ends them. */
-      fprintf(stderr, "ticketfarm: error (rank %d): %s\n", rank, err.msg);
+      tf_log(TF_LOG_ERROR, "%s", err.msg);
       MPI_Abort(MPI_COMM_WORLD, tf_err_exit_code(rc));
     }
     if (rank == 0) fail(&err);
