@@ -51,7 +51,9 @@ int tf_data_shape(const char *name, int32_t *n_train, int32_t *n_test, int32_t *
 const char *tf_data_root(void) {
   const char *env = getenv("TICKETFARM_DATA");
   if (env != NULL && env[0] != '\0') return env;
-  return TF_SOURCE_ROOT "/data";
+  struct stat st;
+  if (stat("data", &st) == 0 && S_ISDIR(st.st_mode)) return "./data";
+  return TF_DATADIR;
 }
 
 /* An open IDX file whose header has been read and checked; the payload comes next. */
@@ -293,7 +295,7 @@ static int find_idx(char *path, size_t size, const char *dir, const char *name, 
   return tf_err_set(
       err, TF_EINPUT,
       "dataset '%s': %s (or .gz) not found; run tools/fetch-data %s from the "
-      "ticketfarm source tree, or set TICKETFARM_DATA to the directory that holds %s/",
+      "ticketfarm source tree, or set TICKETFARM_DATA (or -d) to the directory that holds %s/",
       name, path, name, name);
 }
 
@@ -453,7 +455,7 @@ int tf_data_split(tf_split_t *split, int32_t n, int32_t validation, uint64_t see
   return 0;
 }
 
-void tf_split_free(tf_split_t *split) {
+void tf_data_split_free(tf_split_t *split) {
   if (split == NULL) return;
   free(split->train_idx);
   free(split->val_idx);

@@ -1,6 +1,7 @@
-/* Error codes, their descriptions and exit codes, and the message buffer helpers. */
+/* Exit codes of the error codes, and the message buffer helpers. */
 #include "ticketfarm/error.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -32,17 +33,6 @@ int tf_err_prefix(tf_err_t *err, const char *fmt, ...) {
   err->msg[hl + 1] = ' ';
   err->msg[hl + 2 + ol] = '\0';
   return err->code;
-}
-
-const char *tf_err_name(int code) {
-  switch (code) {
-    case TF_OK: return "success";
-#define TF_ERR_CASE_(name, exit_code, desc) \
-  case TF_E##name: return desc;
-    TF_ERRNO_MAP(TF_ERR_CASE_)
-#undef TF_ERR_CASE_
-  }
-  return "unknown error";
 }
 
 int tf_err_exit_code(int code) {

@@ -1,6 +1,7 @@
 /* The MPI task farm: rank 0 hands out tasks longest-first and runs tasks itself between
- * requests; idle ranks wait in test-and-sleep loops so no core spins; a stop request (signal or
- * time budget) ends every rank at a safe point with the file closed and resumable. */
+ * requests; idle ranks wait in test-and-sleep loops so no core spins; a stop request
+ * (tf_farm_request_stop, or the time budget) ends every rank at a safe point with the file
+ * closed and resumable. */
 #include "ticketfarm/farm.h"
 
 #include <math.h>
@@ -17,6 +18,9 @@
 #include "ticketfarm/store.h"
 #include "ticketfarm/ticket.h"
 
+#include "clock.h"
+#include "mpi_util.h"
+
 enum { TAG_REQUEST = 101, TAG_TASK = 102, TAG_STOP = 103, TAG_ROUND = 104 };
 /* request: {finished task or -1, its outcome}; reply: {task or -1, 0} */
 enum { MSG_LEN = 2 };
@@ -26,22 +30,9 @@ enum { OUTCOME_INTERRUPTED = 100 };
 /* Sleep between polls of an idle rank: long enough to free the core, short against a task. */
 #define IDLE_SLEEP_NS 2000000L
 
-static volatile sig_atomic_t stop_signals;
+static volatile sig_atomic_t stop_request;
 
-static void on_stop_signal(int sig) {
-  (void)sig;
-  if (++stop_signals >= 2) _exit(3);
-}
-
-void tf_farm_install_signals(void) {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGUSR1, &sa, NULL);
-  sigaction(SIGINT, &sa, NULL);
-}
+void tf_farm_request_stop(void) { stop_request = 1; }
 
 typedef struct dataset_slot {
   char name[32];
@@ -59,7 +50,7 @@ typedef struct farm {
   dataset_slot_t datasets[4];
   int n_datasets;
   int stopping;       /* no more tasks are started; running ones stop at a safe point */
-  double started;     /* wall clock at the start of the run */
+  double started;     /* tf__clock_now() at the start of the run */
   /* rank 0 only */
   tf_lock_t lock;
   long n_tasks;
@@ -72,12 +63,13 @@ typedef struct farm {
   int stopped;        /* workers told to stop */
   char *worker_stopped; /* (size) */
   double cost_total, cost_done, last_progress;
-  double done_at;     /* wall clock when cost_done last grew */
+  double done_at;     /* tf__clock_now() when cost_done last grew */
   tf_farm_report_t *report;
   /* worker side: a request sent early, before the current task's last writes */
   int request_sent;
 } farm_t;
 
+/* Seconds since the epoch: the task start and end times stored in /runtime. */
 static double wall_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -104,7 +96,7 @@ static void format_duration(double s, char *buf, size_t size) {
 }
 
 static void progress(farm_t *f, int force) {
-  double now = wall_now();
+  double now = tf__clock_now();
   tf_lock_heartbeat(&f->lock);
   if (f->opt->progress_every <= 0 || (!force && now - f->last_progress < f->opt->progress_every))
     return;
@@ -132,7 +124,7 @@ static void progress(farm_t *f, int force) {
 static void add_done(farm_t *f, double cost) {
   if (cost <= 0) return;
   f->cost_done += cost;
-  f->done_at = wall_now();
+  f->done_at = tf__clock_now();
 }
 
 /* A finished round of a running task counts towards the ETA at once (rounds can be hours). */
@@ -158,7 +150,7 @@ static void count_outcome(farm_t *f, long task, long outcome) {
     add_done(f, f->cost[task] - f->credited[task]);
     f->credited[task] = f->cost[task]; /* a round note arriving later adds nothing */
   }
-  progress(f, wall_now() - f->last_progress > 1.0);
+  progress(f, tf__clock_now() - f->last_progress > 1.0);
 }
 
 typedef struct queued {
@@ -253,14 +245,6 @@ static const tf_dataset_t *dataset_for(farm_t *f, const char *name) {
   return NULL;
 }
 
-/* Makes a rank-local outcome collective: every rank returns the first rank's error code. */
-static int agree(int rc, tf_err_t *err, const char *what) {
-  int worst;
-  MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-  if (worst < 0 && rc == 0) rc = tf_err_set(err, worst, "another rank failed: %s", what);
-  return rc;
-}
-
 /* Each dataset the sweep uses is read once per node, by the node's first rank, into memory the
  * node's ranks share (an MPI shared-memory window), not once per rank. Collective. */
 static int load_datasets(farm_t *f, tf_err_t *err) {
@@ -289,7 +273,7 @@ static int load_datasets(farm_t *f, tf_err_t *err) {
                             &slot->win);
     f->n_datasets++;
     if (node_rank == 0) rc = tf_data_load_into(&slot->data, root, cfg.dataset, base, err);
-    rc = agree(rc, err, "loading the datasets");
+    rc = tf__agree(MPI_COMM_WORLD, rc, err, "loading the datasets");
     if (rc < 0) break;
     /* The loads above become visible to the node's other ranks. */
     MPI_Win_lock_all(MPI_MODE_NOCHECK, slot->win);
@@ -305,7 +289,7 @@ static int load_datasets(farm_t *f, tf_err_t *err) {
     }
   }
   MPI_Comm_free(&node);
-  return agree(rc, err, "loading the datasets");
+  return tf__agree(MPI_COMM_WORLD, rc, err, "loading the datasets");
 }
 
 /* This process's peak resident memory in bytes (Linux VmHWM), 0 where unknown. */
@@ -371,16 +355,17 @@ static int open_store(farm_t *f, const char *out_path, tf_err_t *err) {
   f->report->created = mode == 0;
   rc = mode == 0 ? tf_store_create(&f->store, out_path, MPI_COMM_WORLD, f->sw, err)
                  : tf_store_open(&f->store, out_path, MPI_COMM_WORLD, f->sw, err);
-  return agree(rc, err, mode == 0 ? "creating the results file" : "opening the results file");
+  return tf__agree(MPI_COMM_WORLD, rc, err,
+                   mode == 0 ? "creating the results file" : "opening the results file");
 }
 
 static int stop_requested(farm_t *f) {
-  if (!f->stopping && (stop_signals > 0 ||
-                       (f->opt->stop_after > 0 && wall_now() - f->started >= f->opt->stop_after))) {
+  double ran = tf__clock_now() - f->started;
+  if (!f->stopping && (stop_request || (f->opt->stop_after > 0 && ran >= f->opt->stop_after))) {
     f->stopping = 1;
     if (f->rank == 0) {
       tf_log(TF_LOG_INFO, "stopping: %s; running tasks stop at their next safe point",
-             stop_signals > 0 ? "signal received" : "--stop-after reached");
+             stop_request ? "stop requested" : "--stop-after reached");
       long none[MSG_LEN] = {-1, 0};
       for (int w = 1; w < f->size; w++)
         if (!f->worker_stopped[w])
@@ -419,7 +404,7 @@ static void serve(farm_t *f) {
     if (msg[0] >= 0) count_outcome(f, msg[0], msg[1]);
     /* A worker that stopped on its own signal tells the master the job is ending. */
     if (msg[1] == OUTCOME_INTERRUPTED && !f->stopping) {
-      stop_signals = stop_signals > 0 ? stop_signals : 1;
+      stop_request = 1;
       stop_requested(f);
     }
     long reply[MSG_LEN] = {-1, 0};
@@ -612,7 +597,7 @@ int tf_farm_run(const tf_sweep_t *sw, const char *out_path, const tf_farm_option
   tf_farm_report_t local;
   if (report == NULL) report = &local;
   memset(report, 0, sizeof *report);
-  farm_t f = {.sw = sw, .opt = opt, .report = report, .started = wall_now()};
+  farm_t f = {.sw = sw, .opt = opt, .report = report, .started = tf__clock_now()};
   f.last_progress = f.started;
   MPI_Comm_rank(MPI_COMM_WORLD, &f.rank);
   MPI_Comm_size(MPI_COMM_WORLD, &f.size);
@@ -622,13 +607,13 @@ int tf_farm_run(const tf_sweep_t *sw, const char *out_path, const tf_farm_option
   f.worker_stopped = calloc((size_t)f.size, 1);
 
   int rc = f.worker_stopped != NULL ? 0 : tf_err_set(err, TF_ENOMEM, "out of memory");
-  rc = agree(rc, err, "allocating");
+  rc = tf__agree(MPI_COMM_WORLD, rc, err, "allocating");
   if (rc == 0) rc = open_store(&f, out_path, err);
   if (rc < 0) {
     report->collective = 1;
   } else {
     if (f.rank == 0) rc = plan_tasks(&f, err);
-    rc = agree(rc, err, "reading the task states");
+    rc = tf__agree(MPI_COMM_WORLD, rc, err, "reading the task states");
     if (rc < 0) report->collective = 1;
     if (rc == 0) rc = f.rank == 0 ? run_master(&f, err) : run_worker(&f, err);
     if (rc == 0) {
@@ -652,7 +637,7 @@ int tf_farm_run(const tf_sweep_t *sw, const char *out_path, const tf_farm_option
     report->done = report->done_before + f.done;
     report->failed = f.failed;
     report->interrupted = report->done + report->failed < f.n_tasks;
-    report->wall_s = wall_now() - f.started;
+    report->wall_s = tf__clock_now() - f.started;
     /* The lock goes with a clean end; a crash leaves it for the next run to recover. */
     if (rc == 0 || report->collective) tf_lock_release(&f.lock);
   }

@@ -1,6 +1,8 @@
 /* Lock files for results files: atomic creation, holder identity, heartbeat and stale takeover. */
 #include "ticketfarm/lock.h"
 
+#include "clock.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -10,12 +12,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-static double mono_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void describe_self(char *buf, size_t size) {
   char host[256] = "unknown";
@@ -111,13 +107,13 @@ int tf_lock_acquire(tf_lock_t *lock, const char *target, tf_err_t *err) {
     lock->recovered = 1;
   }
   lock->held = 1;
-  lock->touched = mono_s();
+  lock->touched = tf__clock_now();
   return 0;
 }
 
 void tf_lock_heartbeat(tf_lock_t *lock) {
   if (!lock->held) return;
-  double now = mono_s();
+  double now = tf__clock_now();
   if (now - lock->touched < TF_LOCK_HEARTBEAT_S) return;
   lock->touched = now;
   utimensat(AT_FDCWD, lock->path, NULL, 0);

@@ -8,21 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vector.h"
+
 /* Slabs start on a cache line, so vector loads in the elementwise loops and in OpenBLAS's
  * packing routines do not straddle lines at the start of every tensor, and feature-major rows
  * (ld a multiple of 16 floats) each start on one. */
 #define TF_NET_ALIGN 64
 
-/* The elementwise loops are compiled for AVX-512, AVX2 and baseline x86-64, one picked when the
+/* The elementwise loops (TF_CLONES) are compiled for AVX-512, AVX2 and baseline x86-64, one picked when the
  * program loads; all give the same bits (an element's arithmetic is the same IEEE operations
  * whatever the vector width, and the project compiles as ISO C, in which gcc fuses no
  * multiply-add). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
-#define TF_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define TF_CLONES
-#endif
-
 static float *alloc_floats(size_t n) {
   void *p = NULL;
   if (posix_memalign(&p, TF_NET_ALIGN, (n > 0 ? n : 1) * sizeof(float)) != 0) return NULL;

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ticketfarm/rng.h"
+
 long tf_prune_count(long remaining, double rate) {
   if (remaining <= 0) return 0;
   double c = floor(rate * (double)remaining + 0.5);

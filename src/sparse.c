@@ -3,6 +3,7 @@
 #include "ticketfarm/sparse.h"
 
 #include "sparse_kernels.h"
+#include "vector.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -11,15 +12,8 @@
 #include <emmintrin.h>
 #endif
 
-/* tf_sparse_gather is compiled for AVX-512, AVX2 and baseline x86-64, one picked when the
- * program loads (its loops are plain C that gcc vectorises for each). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
-#define TF_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define TF_CLONES
-#endif
-
-#define INLINE static inline __attribute__((always_inline))
+/* tf_sparse_gather (TF_CLONES) is compiled for AVX-512, AVX2 and baseline x86-64, one picked
+ * when the program loads (its loops are plain C that gcc vectorises for each). */
 
 float tf_sparse_lane_sum(const float l[TF_SPARSE_LANES]) {
   float h8[8], h4[4];
@@ -132,8 +126,8 @@ typedef struct kernels {
 } kernels_t;
 
 #define KERNELS(isa, supported)                                                            \
-  {#isa, supported, tf_sparse_##isa##_forward, tf_sparse_##isa##_backward,                 \
-   tf_sparse_##isa##_weight_grad, tf_sparse_##isa##_row_sums}
+  {#isa, supported, tf__sparse_##isa##_forward, tf__sparse_##isa##_backward,               \
+   tf__sparse_##isa##_weight_grad, tf__sparse_##isa##_row_sums}
 
 static int always(void) { return 1; }
 #if defined(TF_SPARSE_X86)

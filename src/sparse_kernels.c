@@ -7,14 +7,13 @@
  * own in the order sparse.h states and nothing fuses a multiply-add (ISO C, -ffp-contract=off),
  * so every copy gives the same bits. */
 #include "sparse_kernels.h"
+#include "vector.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
 #define W TF_SPARSE_W
 #define K (TF_SPARSE_LANES / W)
-
-#define INLINE static inline __attribute__((always_inline))
 
 typedef float vn __attribute__((vector_size(W * 4)));                      /* native */
 typedef int32_t vin __attribute__((vector_size(W * 4)));

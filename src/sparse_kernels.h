@@ -5,19 +5,19 @@
 
 #include "ticketfarm/sparse.h"
 
-#define TF_SPARSE_NAME2(isa, name) tf_sparse_##isa##_##name
+#define TF_SPARSE_NAME2(isa, name) tf__sparse_##isa##_##name
 #define TF_SPARSE_NAME(isa, name) TF_SPARSE_NAME2(isa, name)
 /* Inside sparse_kernels.c: the name of this copy's kernel. */
 #define TF_SPARSE_KERNEL(name) TF_SPARSE_NAME(TF_SPARSE_ISA, name)
 
 #define TF_SPARSE_DECLARE(isa)                                                                 \
-  void tf_sparse_##isa##_forward(const tf_sparse_t *sp, const float *a, size_t ld, int nv,      \
+  void tf__sparse_##isa##_forward(const tf_sparse_t *sp, const float *a, size_t ld, int nv,     \
                                  const float *bias, int relu, float *z);                       \
-  void tf_sparse_##isa##_backward(const tf_sparse_t *sp, const float *dz, const float *act,     \
+  void tf__sparse_##isa##_backward(const tf_sparse_t *sp, const float *dz, const float *act,    \
                                   size_t ld, int nv, float *da);                               \
-  void tf_sparse_##isa##_weight_grad(tf_sparse_t *sp, const float *dz, const float *a,          \
+  void tf__sparse_##isa##_weight_grad(tf_sparse_t *sp, const float *dz, const float *a,         \
                                      size_t ld, int nv, int add_to);                           \
-  void tf_sparse_##isa##_row_sums(const float *x, int rows, size_t ld, int nv, int add_to,      \
+  void tf__sparse_##isa##_row_sums(const float *x, int rows, size_t ld, int nv, int add_to,     \
                                   float *out);
 
 TF_SPARSE_DECLARE(baseline)

@@ -8,22 +8,27 @@
 size_t tf_text_distance(const char *a, const char *b) {
   size_t n = strlen(a), m = strlen(b);
   if (n > 256 || m > 256) return n > m ? n : m; /* names are short; do not allocate for junk */
-  size_t d[257][257];
-  for (size_t i = 0; i <= n; i++) d[i][0] = i;
-  for (size_t j = 0; j <= m; j++) d[0][j] = j;
+  /* Rows i - 2, i - 1 and i of the (n + 1) x (m + 1) table: a transposition looks two back. */
+  size_t rows[3][257];
+  size_t *back2 = rows[0], *back = rows[1], *row = rows[2];
+  for (size_t j = 0; j <= m; j++) back[j] = j;
   for (size_t i = 1; i <= n; i++) {
+    row[0] = i;
     for (size_t j = 1; j <= m; j++) {
       size_t cost = a[i - 1] != b[j - 1];
-      size_t best = d[i - 1][j] + 1;
-      if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
-      if (d[i - 1][j - 1] + cost < best) best = d[i - 1][j - 1] + cost;
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-          d[i - 2][j - 2] + 1 < best)
-        best = d[i - 2][j - 2] + 1;
-      d[i][j] = best;
+      size_t best = back[j] + 1;
+      if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+      if (back[j - 1] + cost < best) best = back[j - 1] + cost;
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && back2[j - 2] + 1 < best)
+        best = back2[j - 2] + 1;
+      row[j] = best;
     }
+    size_t *oldest = back2;
+    back2 = back;
+    back = row;
+    row = oldest;
   }
-  return d[n][m];
+  return back[m];
 }
 
 const char *tf_text_closest(const char *s, const char *const *names, size_t n) {

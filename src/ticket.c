@@ -5,7 +5,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ticketfarm/data.h"
 #include "ticketfarm/init.h"
@@ -13,6 +12,8 @@
 #include "ticketfarm/optim.h"
 #include "ticketfarm/prune.h"
 #include "ticketfarm/rng.h"
+
+#include "clock.h"
 
 /* Evaluation runs through the net in chunks of this many images; part of the results'
  * definition (float sums depend on it), so it is a constant, not a tuning knob. */
@@ -42,12 +43,6 @@ typedef struct ticket {
   tf_eval_t *evals;    /* (n_evals) */
   int n_evals;
 } ticket_t;
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int sink_poll(const tf_ticket_sink_t *sink) {
   return sink != NULL && sink->poll != NULL ? sink->poll(sink->ctx) : 0;
@@ -268,7 +263,7 @@ static void clear_evals(ticket_t *t) {
 static void ticket_free(ticket_t *t) {
   tf_net_free(&t->net);
   tf_optim_free(&t->opt);
-  tf_split_free(&t->split);
+  tf_data_split_free(&t->split);
   free(t->test_idx);
   free(t->order);
   free(t->y);
@@ -376,7 +371,7 @@ static int ticket_rounds(ticket_t *t, const tf_ticket_start_t *start, tf_err_t *
 
   if (first == 0) {
     /* Round 0: the dense network, shared by every control. */
-    double t0 = now_s();
+    double t0 = tf__clock_now();
     clear_evals(t);
     rc = train_round(t, 0, 0, cfg->iterations, 1, err);
     if (rc != 0) return rc;
@@ -384,7 +379,7 @@ static int ticket_rounds(ticket_t *t, const tf_ticket_start_t *start, tf_err_t *
     memcpy(t->ticket_mask, net->mask, np * sizeof *net->mask);
     const float *next = next_ticket_mask(t, 0, err, &rc);
     if (rc < 0) return rc;
-    rc = report_round(t, 0, net->mask, net->params, next, now_s() - t0);
+    rc = report_round(t, 0, net->mask, net->params, next, tf__clock_now() - t0);
     if (rc != 0) return rc;
   } else {
     /* Resuming: theta_k is round 0's state at iteration k, recomputed bit for bit. */
@@ -394,7 +389,7 @@ static int ticket_rounds(ticket_t *t, const tf_ticket_start_t *start, tf_err_t *
   }
 
   for (int round = first > 1 ? first : 1; round <= cfg->rounds; round++) {
-    double t0 = now_s();
+    double t0 = tf__clock_now();
     rc = tf_ticket_control(cfg, net, t->theta_k, t->ticket_mask, round, net->params, net->mask,
                            err);
     if (rc < 0) return rc;
@@ -420,7 +415,7 @@ static int ticket_rounds(ticket_t *t, const tf_ticket_start_t *start, tf_err_t *
     memcpy(t->ticket_final, net->params, np * sizeof *net->params);
     const float *next = next_ticket_mask(t, round, err, &rc);
     if (rc < 0) return rc;
-    rc = report_round(t, round, mask, final, next, now_s() - t0);
+    rc = report_round(t, round, mask, final, next, tf__clock_now() - t0);
     if (rc != 0) return rc;
   }
   return 0;

@@ -4,13 +4,15 @@
 # with PATH:LINE:COL: message; every broken dataset (tests/fixtures/idx/*, made by make.sh) makes
 # `run` exit 2 with a message naming the file; nothing crashes or trips a sanitizer, and a
 # refused run leaves nothing behind. An output path that cannot be created fails with a message
-# naming it. With --full-disk instead: a run whose file outgrows a 2 MiB tmpfs exits 1 with a
-# clear message, without hanging, and leaves a file h5dump reads with every finished row intact.
+# naming it; a missing results file (status, summary) or an output that is a directory is bad
+# input (exit 2, one line naming it). With --full-disk instead: a run whose file outgrows a
+# 2 MiB tmpfs exits 1 with a clear message, without hanging, and leaves a file h5dump reads
+# with every finished row intact.
 #   tests/bad_input.sh [--full-disk] path/to/ticketfarm
 # JOBS (default 4) refusals run at once: each is mostly mpirun start-up.
 set -euo pipefail
 
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
 mode=refusals
 case "${1:-}" in
   -h | --help) usage; exit 0 ;;
@@ -136,7 +138,33 @@ refusals() {
     spawn refuse "output-path-$n" "$T/work/out-$n" "$o" "1 2" \
       env TICKETFARM_DATA="$valid" mpirun -n 2 "$TF" run "$here/fixtures/idx/tiny.yaml" -o "$o" -q
   done
+
+  # Results files that are missing or are directories are bad input, refused with one line
+  # naming them (not HDF5's error stack); so is a resume into a directory, and an empty
+  # --progress.
+  local tiny="$here/fixtures/idx/tiny.yaml" w="$T/work"
+  mkdir -p "$w/a-dir"
+  spawn refuse status-missing-file "$w/status-missing" "$w/missing.h5: cannot open" 2 \
+    "$TF" status "$w/missing.h5"
+  spawn refuse summary-missing-file "$w/summary-missing" "$w/missing.h5: cannot open" 2 \
+    "$TF" summary "$w/missing.h5" --csv
+  spawn refuse status-directory "$w/status-dir" "$w/a-dir: cannot open: is a directory" 2 \
+    "$TF" status "$w/a-dir"
+  spawn refuse run-output-directory "$w/run-dir" "$w/a-dir: cannot resume: is a directory" 2 \
+    env TICKETFARM_DATA="$valid" mpirun -n 2 "$TF" run "$tiny" -o "$w/a-dir" -q
+  spawn refuse progress-empty "$w/progress-empty" "--progress takes seconds >= 0, not ''" 2 \
+    "$TF" run "$tiny" -o "$w/progress-empty/out.h5" -p ''
+  spawn refuse output-empty "$w/output-empty" "run needs an output file" 2 \
+    "$TF" run "$tiny" -o ''
   wait
+  local label
+  for label in status-missing-file summary-missing-file status-directory; do
+    [ "$(wc -l <"$T/logs/$label.log")" = 1 ] ||
+      echo "FAIL  $label-one-line: $(wc -l <"$T/logs/$label.log") lines" \
+        >"$T/results/$label-one-line"
+  done
+  [ -e "$w/a-dir.lock" ] && echo "FAIL  run-output-directory: left $w/a-dir.lock" \
+    >"$T/results/run-output-directory-lock"
   [ -e "$T/work/no-such-dir" ] && echo "FAIL  output-path: run created $T/work/no-such-dir" \
     >"$T/results/output-path-mkdir"
   echo "$n_sweeps bad sweeps (plan and run), $n_idx broken datasets, ${#outs[@]} output paths"

@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include "ticketfarm/data.h"
 
 
 #define ASSERT(cond)                                                                 \
@@ -54,6 +57,20 @@ static inline double tf_test_urand(uint64_t *state) {
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   z ^= z >> 31;
   return (double)(z >> 11) * 0x1.0p-53;
+}
+
+/* meson's exit code for a skipped test. */
+#define TF_TEST_SKIP 77
+
+/* Ends the test as skipped (exit 77) when the dataset `name` is not in tf_data_root(): a checkout
+ * without tools/fetch-data shows SKIP, neither a pass nor a failure. */
+static inline void tf_test_need_dataset(const char *name) {
+  char dir[1024];
+  snprintf(dir, sizeof dir, "%s/%s", tf_data_root(), name);
+  struct stat st;
+  if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) return;
+  fprintf(stderr, "SKIP  %s is missing (run tools/fetch-data %s)\n", dir, name);
+  exit(TF_TEST_SKIP);
 }
 
 /* Runs one named test function and reports it. */

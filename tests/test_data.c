@@ -409,9 +409,9 @@ static void test_data_split_is_a_seeded_sorted_partition(void) {
   ASSERT(a.val_idx[0] < 100 && a.val_idx[v - 1] > n - 100);
   free(perm);
   free(seen);
-  tf_split_free(&a);
-  tf_split_free(&b);
-  tf_split_free(&c);
+  tf_data_split_free(&a);
+  tf_data_split_free(&b);
+  tf_data_split_free(&c);
   ASSERT(a.train_idx == NULL && a.val_idx == NULL);
 }
 
@@ -422,15 +422,15 @@ static void test_data_split_edge_cases_and_errors(void) {
   ASSERT_INT_EQ(s.n_train, 10);
   ASSERT_INT_EQ(s.n_val, 0);
   for (int i = 0; i < 10; i++) ASSERT_INT_EQ(s.train_idx[i], i);
-  tf_split_free(&s);
+  tf_data_split_free(&s);
   ASSERT_INT_EQ(tf_data_split(&s, 10, 10, 3, &err), 0);
   ASSERT_INT_EQ(s.n_train, 0);
   for (int i = 0; i < 10; i++) ASSERT_INT_EQ(s.val_idx[i], i);
-  tf_split_free(&s);
+  tf_data_split_free(&s);
   ASSERT_INT_EQ(tf_data_split(&s, 10, 11, 3, &err), TF_EINPUT);
   ASSERT_STR_CONTAINS(err.msg, "11");
   ASSERT_INT_EQ(tf_data_split(&s, 10, -1, 3, &err), TF_EINPUT);
-  tf_split_free(&s);
+  tf_data_split_free(&s);
 }
 
 static void test_data_gather_scales_pixels_by_255_and_copies_labels(void) {
@@ -463,15 +463,8 @@ static void test_data_gather_scales_pixels_by_255_and_copies_labels(void) {
   }
 }
 
-/* The real MNIST, when tools/fetch-data has put it in the data directory. */
+/* The real MNIST, which tools/fetch-data puts in the data directory. */
 static void test_data_loads_real_mnist_with_known_labels(void) {
-  char dir[1024];
-  snprintf(dir, sizeof dir, "%s/mnist", tf_data_root());
-  struct stat st;
-  if (stat(dir, &st) != 0) {
-    fprintf(stderr, "skip  %s is missing (run tools/fetch-data mnist)\n", dir);
-    return;
-  }
   tf_dataset_t ds;
   tf_err_t err = {0};
   int rc = tf_data_load(&ds, tf_data_root(), "mnist", &err);
@@ -492,15 +485,8 @@ static void test_data_loads_real_mnist_with_known_labels(void) {
   tf_data_free(&ds);
 }
 
-/* The real Fashion-MNIST (stored gzip-compressed), when tools/fetch-data has put it there. */
+/* The real Fashion-MNIST (stored gzip-compressed), which tools/fetch-data puts there. */
 static void test_data_loads_real_fashion_mnist_with_known_labels(void) {
-  char dir[1024];
-  snprintf(dir, sizeof dir, "%s/fashion-mnist", tf_data_root());
-  struct stat st;
-  if (stat(dir, &st) != 0) {
-    fprintf(stderr, "skip  %s is missing (run tools/fetch-data fashion-mnist)\n", dir);
-    return;
-  }
   tf_dataset_t ds;
   tf_err_t err = {0};
   int rc = tf_data_load(&ds, tf_data_root(), "fashion-mnist", &err);
@@ -521,7 +507,16 @@ static void test_data_loads_real_fashion_mnist_with_known_labels(void) {
   tf_data_free(&ds);
 }
 
-int main(void) {
+/* `test_data real`: the datasets tools/fetch-data fetches (skipped, exit 77, without them);
+ * `test_data`: everything else, on files the tests make. */
+int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "real") == 0) {
+    tf_test_need_dataset("mnist");
+    tf_test_need_dataset("fashion-mnist");
+    RUN(test_data_loads_real_mnist_with_known_labels);
+    RUN(test_data_loads_real_fashion_mnist_with_known_labels);
+    return 0;
+  }
   const char *base = getenv("TMPDIR");
   snprintf(tmpdir, sizeof tmpdir, "%s/tf-test-data-XXXXXX", base && *base ? base : "/tmp");
   ASSERT(mkdtemp(tmpdir) != NULL);
@@ -542,7 +537,5 @@ int main(void) {
   RUN(test_data_split_is_a_seeded_sorted_partition);
   RUN(test_data_split_edge_cases_and_errors);
   RUN(test_data_gather_scales_pixels_by_255_and_copies_labels);
-  RUN(test_data_loads_real_mnist_with_known_labels);
-  RUN(test_data_loads_real_fashion_mnist_with_known_labels);
   return 0;
 }

@@ -20,6 +20,7 @@ static const char sweep_text[] =
     "  control: [ticket, random_mask]\n";
 
 int main(int argc, char **argv) {
+  tf_test_need_dataset("mnist");
   MPI_Init(&argc, &argv);
   int rank, size;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);

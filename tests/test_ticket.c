@@ -484,8 +484,9 @@ static void test_ticket_shape_counts_lenet_layers_parameters_mask_bytes_and_eval
 
 int main(void) {
   tf_err_t err = {0};
+  tf_test_need_dataset("mnist");
   if (tf_data_load(&mnist, tf_data_root(), "mnist", &err) < 0) {
-    fprintf(stderr, "MNIST is needed (tools/fetch-data): %s\n", err.msg);
+    fprintf(stderr, "MNIST: %s\n", err.msg);
     return 1;
   }
   RUN(test_ticket_control_params_follow_their_definitions);

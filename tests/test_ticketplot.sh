@@ -5,6 +5,9 @@
 #   tests/test_ticketplot.sh path/to/ticketfarm
 set -euo pipefail
 TF=$(realpath "$1")
+# Without the MNIST that tools/fetch-data fetches the test is skipped (exit 77), not failed.
+data=${TICKETFARM_DATA:-data}
+[ -d "$data/mnist" ] || { echo "SKIP  $data/mnist is missing (run tools/fetch-data mnist)"; exit 77; }
 PLOT=$(realpath "$(dirname "${BASH_SOURCE[0]}")/../tools/ticketplot")
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export OPENBLAS_NUM_THREADS=1 HDF5_USE_FILE_LOCKING=FALSE

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <mpi.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,6 @@
 #include "ticketfarm/farm.h"
 #include "ticketfarm/log.h"
 #include "ticketfarm/net.h"
-#include "ticketfarm/prune.h"
 #include "ticketfarm/store.h"
 #include "ticketfarm/sweep.h"
 #include "ticketfarm/ticket.h"
@@ -38,7 +38,8 @@ static const char usage_text[] =
     "                             process also works) into the results file; an existing\n"
     "                             file of the same sweep is resumed, another one refused\n"
     "      -o, --output FILE      the results file (required)\n"
-    "      -d, --data DIR         datasets directory (default $TICKETFARM_DATA or data/)\n"
+    "      -d, --data DIR         datasets directory (default $TICKETFARM_DATA, else ./data,\n"
+    "                             else the installation's share/ticketfarm/data)\n"
     "      -p, --progress SEC     seconds between progress lines on stderr (default 10)\n"
     "      -q, --quiet            no progress lines\n"
     "      --stop-after TIME      stop as on SIGTERM after TIME (e.g. 11h30m, 90m, 45s)\n"
@@ -60,6 +61,26 @@ static const char usage_text[] =
     "exit codes: 0 done, 1 runtime failure (or failed tasks), 2 bad usage or input,\n"
     "3 interrupted (resumable)\n";
 
+/* SIGTERM, SIGUSR1, SIGINT: the first asks the farm to stop at the next safe point (exit 3,
+ * resumable); a second ends the process at once, also with exit code 3. */
+static volatile sig_atomic_t stop_signals;
+
+static void on_stop_signal(int sig) {
+  (void)sig;
+  if (++stop_signals >= 2) _exit(EXIT_INTERRUPTED);
+  tf_farm_request_stop();
+}
+
+static void install_stop_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGUSR1, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+}
+
 static int usage_error(const char *fmt, const char *arg) {
   fprintf(stderr, "ticketfarm: ");
   fprintf(stderr, fmt, arg);
@@ -68,8 +89,43 @@ static int usage_error(const char *fmt, const char *arg) {
 }
 
 static int fail(const tf_err_t *err) {
-  fprintf(stderr, "ticketfarm: error: %s\n", err->msg);
+  tf_log(TF_LOG_ERROR, "%s", err->msg);
   return tf_err_exit_code(err->code);
+}
+
+/* A results file to read must exist and be a readable regular file: otherwise it is bad input
+ * (exit 2) with one line naming it, not an HDF5 error stack. Returns EXIT_OK or EXIT_USAGE. */
+static int check_results_file(const char *path) {
+  struct stat st;
+  const char *why = NULL;
+  if (stat(path, &st) != 0)
+    why = strerror(errno);
+  else if (S_ISDIR(st.st_mode))
+    why = "is a directory";
+  else if (!S_ISREG(st.st_mode))
+    why = "not a regular file";
+  else if (access(path, R_OK) != 0)
+    why = strerror(errno);
+  if (why == NULL) return EXIT_OK;
+  tf_log(TF_LOG_ERROR, "%s: cannot open: %s", path, why);
+  return EXIT_USAGE;
+}
+
+/* An existing output file is resumed, so it must be a regular file this process can read and
+ * write; a missing one is created (and its directory's problems reported then). */
+static int check_output_file(const char *path) {
+  struct stat st;
+  const char *why = NULL;
+  if (stat(path, &st) != 0) return EXIT_OK;
+  if (S_ISDIR(st.st_mode))
+    why = "is a directory";
+  else if (!S_ISREG(st.st_mode))
+    why = "not a regular file";
+  else if (access(path, R_OK | W_OK) != 0)
+    why = strerror(errno);
+  if (why == NULL) return EXIT_OK;
+  tf_log(TF_LOG_ERROR, "%s: cannot resume: %s", path, why);
+  return EXIT_USAGE;
 }
 
 static const char *human_bytes(double b, char *buf, size_t size) {
@@ -139,6 +195,7 @@ static int cmd_plan(int argc, char **argv) {
 
 static int cmd_status(int argc, char **argv) {
   if (argc != 2) return usage_error("status takes one results file%s", "");
+  if (check_results_file(argv[1]) != EXIT_OK) return EXIT_USAGE;
   tf_err_t err = {0};
   if (tf_store_print_status(argv[1], stdout, &err) < 0) return fail(&err);
   return EXIT_OK;
@@ -158,6 +215,7 @@ static int cmd_summary(int argc, char **argv) {
       return usage_error("summary takes one results file, got also '%s'", argv[i]);
   }
   if (path == NULL) return usage_error("summary needs a results file%s", "");
+  if (check_results_file(path) != EXIT_OK) return EXIT_USAGE;
   tf_err_t err = {0};
   if (tf_store_print_summary(path, stdout, csv, &err) < 0) return fail(&err);
   return EXIT_OK;
@@ -250,7 +308,7 @@ static int cmd_run(int argc, char **argv) {
       case 'p': {
         char *end;
         progress_every = strtod(optarg, &end);
-        if (*end != '\0' || progress_every < 0)
+        if (end == optarg || *end != '\0' || progress_every < 0)
           return usage_error("--progress takes seconds >= 0, not '%s'", optarg);
         break;
       }
@@ -274,16 +332,24 @@ static int cmd_run(int argc, char **argv) {
     }
   }
   if (optind != argc - 1) return usage_error("run takes one sweep file%s", "");
-  if (out == NULL) return usage_error("run needs an output file: -o OUT.h5%s", "");
+  if (out == NULL || out[0] == '\0')
+    return usage_error("run needs an output file: -o OUT.h5%s", "");
   const char *sweep_path = argv[optind];
 
-  tf_farm_install_signals();
+  install_stop_signals();
   MPI_Init(&argc, &argv);
   openblas_set_num_threads(1);
   int rank, size;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
 
+  /* Rank 0 judges the output path for every rank: one message, one exit code. */
+  int bad_output = rank == 0 ? check_output_file(out) : EXIT_OK;
+  MPI_Bcast(&bad_output, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  if (bad_output != EXIT_OK) {
+    MPI_Finalize();
+    return bad_output;
+  }
   tf_err_t err = {0};
   tf_sweep_t *sw = NULL;
   int rc = load_sweep_everywhere(sweep_path, rank, &sw, &err);
@@ -305,7 +371,7 @@ static int cmd_run(int argc, char **argv) {
   if (rc < 0) {
     if (!report.collective) {
       /* Other ranks may be inside a collective call: only an abort ends them. */
-      fprintf(stderr, "ticketfarm: error (rank %d): %s\n", rank, err.msg);
+      tf_log(TF_LOG_ERROR, "%s", err.msg);
       MPI_Abort(MPI_COMM_WORLD, tf_err_exit_code(rc));
     }
     if (rank == 0) fail(&err);

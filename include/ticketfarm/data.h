@@ -31,7 +31,9 @@ int tf_data_shape(const char *name, int32_t *n_train, int32_t *n_test, int32_t *
 /* The names of the known datasets, NULL-terminated: {"mnist", "fashion-mnist", NULL}. */
 extern const char *const tf_data_names[];
 
-/* The directory datasets live in: $TICKETFARM_DATA if set, else "<source root>/data". */
+/* The directory datasets live in: $TICKETFARM_DATA if set and not empty, else "./data" when the
+ * current directory has one (a source tree), else the installation's
+ * "<prefix>/share/ticketfarm/data". Rank-local. */
 const char *tf_data_root(void);
 
 /* Reads one IDX file (plain, or gzip when the name ends in .gz): checks the magic number, the
@@ -68,7 +70,7 @@ typedef struct tf_split {
 } tf_split_t;
 
 int tf_data_split(tf_split_t *split, int32_t n, int32_t validation, uint64_t seed, tf_err_t *err);
-void tf_split_free(tf_split_t *split);
+void tf_data_split_free(tf_split_t *split);
 
 /* Gathers images idx[0..count) into x (count, dim) as floats scaled to [0, 1] (pixel / 255) and
  * their labels into y (count). */

@@ -2,8 +2,6 @@
 #ifndef TICKETFARM_ERROR_H
 #define TICKETFARM_ERROR_H
 
-#include <stdarg.h>
-
 /* X(NAME, exit_code, description): codes are negative; the CLI maps them to exit codes. */
 #define TF_ERRNO_MAP(X)                                               \
   X(NOMEM, 1, "out of memory")                                        \
@@ -42,9 +40,6 @@ int tf_err_set(tf_err_t *err, int code, const char *fmt, ...)
 
 /* Prepends "context: " to the message already in err; returns err->code. */
 int tf_err_prefix(tf_err_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* The fixed description of a code, e.g. "bad input". */
-const char *tf_err_name(int code);
 
 /* The process exit code for a library error code: 0 ok, 1 runtime, 2 input, 3 interrupted. */
 int tf_err_exit_code(int code);

@@ -10,7 +10,8 @@
 typedef struct tf_farm_options {
   const char *data_root; /* where datasets live; NULL = tf_data_root() */
   double progress_every; /* seconds between progress lines on rank 0; <= 0: none */
-  double stop_after;     /* seconds of wall time after which to stop as on SIGTERM; <= 0: never */
+  double stop_after;     /* seconds (monotonic clock) after which to stop as on a stop request;
+                          * <= 0: never */
   int max_attempts;      /* a task started this many times without finishing is failed */
   int retry_failed;      /* rerun tasks recorded as failed */
 } tf_farm_options_t;
@@ -22,7 +23,7 @@ typedef struct tf_farm_report {
   long failed;      /* failed at the end */
   long done_before; /* already done when this run started */
   long resumed;     /* tasks continued from a round > 0 */
-  int interrupted;  /* stopped by a signal or --stop-after with tasks left */
+  int interrupted;  /* stopped by a stop request or stop_after with tasks left */
   int created;      /* the file was created by this run (not resumed) */
   int collective;   /* on error: every rank returned it (no MPI_Abort needed) */
   double wall_s;
@@ -32,17 +33,18 @@ typedef struct tf_farm_report {
   double peak_rss_max, peak_rss_min, shared_data;
 } tf_farm_report_t;
 
-/* Installs the SIGTERM/SIGUSR1/SIGINT handlers: the first signal asks the farm to stop at the
- * next safe point, the second ends the process at once with exit code 3. */
-void tf_farm_install_signals(void);
+/* Asks a running (or about to run) tf_farm_run to stop at the next safe point, as stop_after
+ * does. Async-signal-safe (it sets a volatile sig_atomic_t): the CLI calls it from its SIGTERM,
+ * SIGUSR1 and SIGINT handler. Rank-local: the rank that sees it tells the others. */
+void tf_farm_request_stop(void);
 
 /* Collective over MPI_COMM_WORLD (MPI must be initialised). Takes the output's lock file,
  * creates out_path or resumes it when it holds the same sweep (refused with TF_EMISMATCH naming
  * the difference otherwise, the file untouched), loads the datasets, runs every unfinished task
  * (from its last finished round), closes the file. Failed tasks (diverged, or poison: started
- * max_attempts times) are recorded in the file and counted, not returned as errors. A signal or
- * stop_after stops handing out tasks, interrupts running ones at a safe point and returns 0 with
- * report->interrupted set. Returns 0, or a TF_E* code with err filled on the rank that saw it;
+ * max_attempts times) are recorded in the file and counted, not returned as errors. A stop
+ * request or stop_after stops handing out tasks, interrupts running ones at a safe point and
+ * returns 0 with report->interrupted set. Returns 0, or a TF_E* code with err filled on the rank that saw it;
  * report->collective tells whether every rank returned it. */
 int tf_farm_run(const tf_sweep_t *sw, const char *out_path, const tf_farm_options_t *opt,
                 tf_farm_report_t *report, tf_err_t *err);

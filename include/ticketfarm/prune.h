@@ -8,7 +8,6 @@
 
 #include "ticketfarm/config.h"
 #include "ticketfarm/net.h"
-#include "ticketfarm/rng.h"
 
 /* How many of `remaining` weights a rate removes: round(rate * remaining), halves rounded up
  * (floor(rate * remaining + 0.5) in double precision). */
