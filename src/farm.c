@@ -12,7 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ticketfarm/data.h"
 #include "ticketfarm/lock.h"
 #include "ticketfarm/log.h"
 #include "ticketfarm/store.h"
@@ -20,6 +19,7 @@
 
 #include "clock.h"
 #include "mpi_util.h"
+#include "node_data.h"
 
 enum { TAG_REQUEST = 101, TAG_TASK = 102, TAG_STOP = 103, TAG_ROUND = 104 };
 /* request: {finished task or -1, its outcome}; reply: {task or -1, 0} */
@@ -34,21 +34,13 @@ static volatile sig_atomic_t stop_request;
 
 void tf_farm_request_stop(void) { stop_request = 1; }
 
-typedef struct dataset_slot {
-  char name[32];
-  tf_dataset_t data;
-  MPI_Win win; /* the node's shared copy */
-  size_t bytes; /* its size */
-} dataset_slot_t;
-
 typedef struct farm {
   const tf_sweep_t *sw;
   const tf_farm_options_t *opt;
   tf_store_t *store;
   int rank, size;
   char host[64];
-  dataset_slot_t datasets[4];
-  int n_datasets;
+  tf__node_data_t *data; /* the sweep's datasets, one copy per node */
   int stopping;       /* no more tasks are started; running ones stop at a safe point */
   double started;     /* tf__clock_now() at the start of the run */
   /* rank 0 only */
@@ -239,59 +231,6 @@ done:
   return rc;
 }
 
-static const tf_dataset_t *dataset_for(farm_t *f, const char *name) {
-  for (int i = 0; i < f->n_datasets; i++)
-    if (strcmp(f->datasets[i].name, name) == 0) return &f->datasets[i].data;
-  return NULL;
-}
-
-/* Each dataset the sweep uses is read once per node, by the node's first rank, into memory the
- * node's ranks share (an MPI shared-memory window), not once per rank. Collective. */
-static int load_datasets(farm_t *f, tf_err_t *err) {
-  const char *root = f->opt->data_root != NULL ? f->opt->data_root : tf_data_root();
-  MPI_Comm node;
-  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
-  int node_rank;
-  MPI_Comm_rank(node, &node_rank);
-  int rc = 0;
-  for (long i = 0; i < f->n_tasks && rc == 0; i++) {
-    tf_config_t cfg;
-    tf_grid_task(f->sw, i, &cfg, NULL);
-    if (dataset_for(f, cfg.dataset) != NULL) continue;
-    if (f->n_datasets == (int)(sizeof f->datasets / sizeof f->datasets[0])) {
-      rc = tf_err_set(err, TF_EINPUT, "too many datasets in one sweep");
-      break;
-    }
-    dataset_slot_t *slot = &f->datasets[f->n_datasets];
-    snprintf(slot->name, sizeof slot->name, "%s", cfg.dataset);
-    size_t bytes = 0;
-    rc = tf_data_bytes(cfg.dataset, &bytes, err);
-    if (rc < 0) break;
-    slot->bytes = bytes;
-    uint8_t *base = NULL;
-    MPI_Win_allocate_shared(node_rank == 0 ? (MPI_Aint)bytes : 0, 1, MPI_INFO_NULL, node, &base,
-                            &slot->win);
-    f->n_datasets++;
-    if (node_rank == 0) rc = tf_data_load_into(&slot->data, root, cfg.dataset, base, err);
-    rc = tf__agree(MPI_COMM_WORLD, rc, err, "loading the datasets");
-    if (rc < 0) break;
-    /* The loads above become visible to the node's other ranks. */
-    MPI_Win_lock_all(MPI_MODE_NOCHECK, slot->win);
-    MPI_Win_sync(slot->win);
-    MPI_Barrier(node);
-    MPI_Win_sync(slot->win);
-    MPI_Win_unlock_all(slot->win);
-    if (node_rank != 0) {
-      MPI_Aint size;
-      int unit;
-      MPI_Win_shared_query(slot->win, 0, &size, &unit, &base);
-      rc = tf_data_view(&slot->data, cfg.dataset, base, err);
-    }
-  }
-  MPI_Comm_free(&node);
-  return tf__agree(MPI_COMM_WORLD, rc, err, "loading the datasets");
-}
-
 /* This process's peak resident memory in bytes (Linux VmHWM), 0 where unknown. */
 static double peak_rss(void) {
   FILE *fp = fopen("/proc/self/status", "r");
@@ -350,7 +289,7 @@ static int open_store(farm_t *f, const char *out_path, tf_err_t *err) {
     if (f->rank != 0) tf_err_set(err, mode, "%s cannot be used (see rank 0)", out_path);
     return mode;
   }
-  int rc = load_datasets(f, err);
+  int rc = tf__node_data_load(&f->data, f->sw, f->opt->data_root, err);
   if (rc < 0) return rc;
   f->report->created = mode == 0;
   rc = mode == 0 ? tf_store_create(&f->store, out_path, MPI_COMM_WORLD, f->sw, err)
@@ -516,7 +455,8 @@ static int run_task(farm_t *f, long task, tf_err_t *err) {
   c.err = &task_err;
   /* A task killed after its last round but before its status is complete apart from that. */
   if (rounds_done <= c.cfg.rounds)
-    rc = tf_ticket_run(&c.cfg, dataset_for(f, c.cfg.dataset), &start, &sink, &task_err);
+    rc = tf_ticket_run(&c.cfg, tf__node_data_get(f->data, c.cfg.dataset), &start, &sink,
+                       &task_err);
   free(bits);
   tf_task_status_t outcome = TF_TASK_DONE;
   if (rc == TF_EINTERRUPTED) {
@@ -625,8 +565,7 @@ int tf_farm_run(const tf_sweep_t *sw, const char *out_path, const tf_farm_option
       MPI_Reduce(peak, extreme, 2, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
       report->peak_rss_max = extreme[0];
       report->peak_rss_min = -extreme[1];
-      for (int i = 0; i < f.n_datasets; i++)
-        report->shared_data += (double)f.datasets[i].bytes;
+      report->shared_data = tf__node_data_bytes(f.data);
       rc = tf_store_close(f.store, err);
       f.store = NULL;
     }
@@ -643,7 +582,7 @@ int tf_farm_run(const tf_sweep_t *sw, const char *out_path, const tf_farm_option
   }
   /* Freeing a window is collective: skipped when a rank-local error is about to abort the job. */
   if (rc == 0 || report->collective)
-    for (int i = 0; i < f.n_datasets; i++) MPI_Win_free(&f.datasets[i].win);
+    tf__node_data_free(f.data);
   free(f.queue);
   free(f.cost);
   free(f.credited);

@@ -7,21 +7,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "mpi_util.h"
 #include "store_internal.h"
 #include "tf_config.h"
 
 /* h5netcdf/netCDF-4 convention for a dimension that has no coordinate values. */
 #define NETCDF_DIM_ONLY "This is a netCDF dimension but not a netCDF variable."
-
-/* Any rank's failure becomes every rank's, so no rank enters a collective call alone; `doing`
- * completes "another rank failed while ...". */
-static int agree(MPI_Comm comm, int rc, const char *doing, tf_err_t *err) {
-  int worst = rc;
-  if (MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS)
-    return rc < 0 ? rc : tf_err_set(err, TF_EMPI, "MPI_Allreduce failed");
-  if (worst < 0 && rc == 0) return tf_err_set(err, worst, "another rank failed while %s", doing);
-  return rc;
-}
 
 /* Collective: the groups, scales, datasets, grid columns and attributes. Scales are made and
  * attached here, before the flush, so that a killed job still leaves named dimensions. */
@@ -451,7 +442,7 @@ int tf_store_create(tf_store_t **out, const char *path, MPI_Comm comm, const tf_
     n_axes = 0;
   }
   if (rc == 0) rc = tf__store_collect_axes(st->sw, ax, n_axes, err);
-  rc = agree(comm, rc, "preparing the results file", err);
+  rc = tf__agree(comm, rc, err, "preparing the results file");
   if (rc == 0) rc = file_open(st, comm, 1, err);
   if (rc == 0) {
     /* Attributes are collective: every rank writes rank 0's clock. */
@@ -466,7 +457,7 @@ int tf_store_create(tf_store_t **out, const char *path, MPI_Comm comm, const tf_
     rc = build(st, &lay, ax, n_axes, n_ranks, created, err);
     if (rc == 0) rc = write_cf_conventions(st, &lay, ax, n_axes, err);
     if (rc == 0 && rank == 0) rc = write_fixed(st, &lay, ax, n_axes, err);
-    rc = agree(comm, rc, "creating the results file", err);
+    rc = tf__agree(comm, rc, err, "creating the results file");
   }
   if (rc == 0 && H5Fflush(st->file, H5F_SCOPE_GLOBAL) < 0)
     rc = tf__h5_fail(err, "%s: cannot flush after creation", path);
@@ -633,13 +624,13 @@ int tf_store_open(tf_store_t **out, const char *path, MPI_Comm comm, const tf_sw
   MPI_Comm_rank(comm, &rank);
   tf_store_t *st = NULL;
   int rc = store_prepare(&st, path, sw, err);
-  rc = agree(comm, rc, "preparing to open the results file", err);
+  rc = tf__agree(comm, rc, err, "preparing to open the results file");
   /* A refused file is never opened for writing: HDF5 may write to a file merely opened so. */
   if (rc == 0) rc = share_verdict(comm, rank == 0 ? check_read_only(st, err) : 0, err);
   if (rc == 0) rc = file_open(st, comm, 0, err);
   if (rc == 0) rc = open_datasets(st, st->file, st->dset, err);
-  rc = agree(comm, rc, "opening the results file", err);
-  if (rc == 0) rc = agree(comm, count_run(st, err), "opening the results file", err);
+  rc = tf__agree(comm, rc, err, "opening the results file");
+  if (rc == 0) rc = tf__agree(comm, count_run(st, err), err, "opening the results file");
   if (rc == 0 && H5Fflush(st->file, H5F_SCOPE_GLOBAL) < 0)
     rc = tf__h5_fail(err, "%s: cannot flush after opening", path);
   if (rc < 0) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "store_internal.h"
+#include "ticketfarm/text.h"
 
 /* The columns after task and the grid axes. */
 enum { COL_FIXED = 7 };
@@ -36,14 +37,6 @@ typedef struct summary {
   size_t *width;
   int *text_col; /* left-aligned in the human table */
 } summary_t;
-
-/* Shortest text that reads back as the same double. */
-static void format_real(double v, char *buf, size_t size) {
-  for (int p = 1; p <= 17; p++) {
-    snprintf(buf, size, "%.*g", p, v);
-    if (strtod(buf, NULL) == v) return;
-  }
-}
 
 static void csv_quote(const char *s, char *buf, size_t size) {
   if (strpbrk(s, ",\"\n\r") == NULL) {
@@ -182,7 +175,7 @@ static void summary_cells(summary_t *s, long t0, long i, int r, int csv) {
     } else {
       double x;
       memcpy(&x, v, sizeof x);
-      format_real(x, cell, cap);
+      tf_text_real(x, cell, cap);
     }
   }
   char **c = s->cells + 1 + s->n_axes;
