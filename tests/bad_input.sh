@@ -139,7 +139,7 @@ refusals() {
       env TICKETFARM_DATA="$valid" mpirun -n 2 "$TF" run "$here/fixtures/idx/tiny.yaml" -o "$o" -q
   done
 
-  # Results files that are missing or are directories are bad input, refused with one line
+  # Sweep and results files that are missing or are directories are bad input, refused with one line
   # naming them (not HDF5's error stack); so is a resume into a directory, and an empty
   # --progress.
   local tiny="$here/fixtures/idx/tiny.yaml" w="$T/work"
@@ -148,6 +148,10 @@ refusals() {
     "$TF" status "$w/missing.h5"
   spawn refuse summary-missing-file "$w/summary-missing" "$w/missing.h5: cannot open" 2 \
     "$TF" summary "$w/missing.h5" --csv
+  spawn refuse plan-missing-sweep "$w/plan-missing" "$w/missing.yaml: cannot open" 2 \
+    "$TF" plan "$w/missing.yaml"
+  spawn refuse run-missing-sweep "$w/run-missing" "$w/missing.yaml: cannot open" 2 \
+    env TICKETFARM_DATA="$valid" mpirun -n 2 "$TF" run "$w/missing.yaml" -o "$w/run-missing.h5" -q
   spawn refuse status-directory "$w/status-dir" "$w/a-dir: cannot open: is a directory" 2 \
     "$TF" status "$w/a-dir"
   spawn refuse run-output-directory "$w/run-dir" "$w/a-dir: cannot resume: is a directory" 2 \
@@ -158,7 +162,7 @@ refusals() {
     "$TF" run "$tiny" -o ''
   wait
   local label
-  for label in status-missing-file summary-missing-file status-directory; do
+  for label in status-missing-file summary-missing-file status-directory plan-missing-sweep; do
     [ "$(wc -l <"$T/logs/$label.log")" = 1 ] ||
       echo "FAIL  $label-one-line: $(wc -l <"$T/logs/$label.log") lines" \
         >"$T/results/$label-one-line"

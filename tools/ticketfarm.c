@@ -95,17 +95,19 @@ static int fail(const tf_err_t *err) {
 
 /* A results file to read must exist and be a readable regular file: otherwise it is bad input
  * (exit 2) with one line naming it, not an HDF5 error stack. Returns EXIT_OK or EXIT_USAGE. */
-static int check_results_file(const char *path) {
+/* Why path cannot be read as an input file (missing, a directory, not readable), or NULL. */
+static const char *input_file_problem(const char *path) {
   struct stat st;
-  const char *why = NULL;
-  if (stat(path, &st) != 0)
-    why = strerror(errno);
-  else if (S_ISDIR(st.st_mode))
-    why = "is a directory";
-  else if (!S_ISREG(st.st_mode))
-    why = "not a regular file";
-  else if (access(path, R_OK) != 0)
-    why = strerror(errno);
+  if (stat(path, &st) != 0) return strerror(errno);
+  if (S_ISDIR(st.st_mode)) return "is a directory";
+  if (!S_ISREG(st.st_mode)) return "not a regular file";
+  if (access(path, R_OK) != 0) return strerror(errno);
+  return NULL;
+}
+
+/* A results file or sweep file that cannot be opened is bad input: one line, exit 2. */
+static int check_input_file(const char *path) {
+  const char *why = input_file_problem(path);
   if (why == NULL) return EXIT_OK;
   tf_log(TF_LOG_ERROR, "%s: cannot open: %s", path, why);
   return EXIT_USAGE;
@@ -141,6 +143,7 @@ static const char *human_bytes(double b, char *buf, size_t size) {
 
 static int cmd_plan(int argc, char **argv) {
   if (argc != 2) return usage_error("plan takes one sweep file%s", "");
+  if (check_input_file(argv[1]) != EXIT_OK) return EXIT_USAGE;
   tf_err_t err = {0};
   tf_sweep_t *sw = NULL;
   if (tf_sweep_load(&sw, argv[1], &err) < 0) return fail(&err);
@@ -195,7 +198,7 @@ static int cmd_plan(int argc, char **argv) {
 
 static int cmd_status(int argc, char **argv) {
   if (argc != 2) return usage_error("status takes one results file%s", "");
-  if (check_results_file(argv[1]) != EXIT_OK) return EXIT_USAGE;
+  if (check_input_file(argv[1]) != EXIT_OK) return EXIT_USAGE;
   tf_err_t err = {0};
   if (tf_store_print_status(argv[1], stdout, &err) < 0) return fail(&err);
   return EXIT_OK;
@@ -215,7 +218,7 @@ static int cmd_summary(int argc, char **argv) {
       return usage_error("summary takes one results file, got also '%s'", argv[i]);
   }
   if (path == NULL) return usage_error("summary needs a results file%s", "");
-  if (check_results_file(path) != EXIT_OK) return EXIT_USAGE;
+  if (check_input_file(path) != EXIT_OK) return EXIT_USAGE;
   tf_err_t err = {0};
   if (tf_store_print_summary(path, stdout, csv, &err) < 0) return fail(&err);
   return EXIT_OK;
@@ -240,7 +243,9 @@ static int load_sweep_everywhere(const char *path, int rank, tf_sweep_t **sw, tf
   char *text = NULL;
   if (rank == 0) {
     size_t len = 0;
-    int rc = tf_sweep_read(path, &text, &len, err);
+    const char *why = input_file_problem(path);
+    int rc = why != NULL ? tf_err_set(err, TF_EINPUT, "%s: cannot open: %s", path, why)
+                         : tf_sweep_read(path, &text, &len, err);
     head[0] = rc < 0 ? -1 : (long)len;
     head[1] = rc;
   }
