@@ -9,6 +9,7 @@
 
 static const char *const optimizer_names[TF_OPT_COUNT] = {"sgd", "momentum", "adam"};
 static const char *const scope_names[TF_SCOPE_COUNT] = {"layerwise", "global"};
+static const char *const test_eval_names[TF_TEST_EVAL_COUNT] = {"every", "at_best"};
 static const char *const control_names[TF_CONTROL_COUNT] = {"ticket", "reinit", "sign_reinit",
                                                             "random_mask"};
 
@@ -28,6 +29,7 @@ void tf_config_default(tf_config_t *cfg) {
   cfg->batch = 60;
   cfg->iterations = 50000;
   cfg->eval_every = 100;
+  cfg->test_eval = TF_TEST_EVAL_EVERY;
   cfg->sparse_below = TF_SPARSE_BELOW_DEFAULT;
   cfg->init.kind = TF_INIT_GLOROT_NORMAL;
   cfg->init.param = NAN;
@@ -102,6 +104,11 @@ const char *tf_config_control_name(tf_control_t control) {
   return control_names[control];
 }
 
+const char *tf_config_test_eval_name(tf_test_eval_t when) {
+  if ((int)when < 0 || when >= TF_TEST_EVAL_COUNT) return NULL;
+  return test_eval_names[when];
+}
+
 /* Reals compare by their bits' meaning: NaN (an absent initialiser parameter) equals NaN. */
 static int same_real(double a, double b) { return a == b || (isnan(a) && isnan(b)); }
 
@@ -140,6 +147,7 @@ int tf_config_diff(const tf_config_t *a, const tf_config_t *b, char *buf, size_t
   DIFF_INT("train.batch", batch)
   DIFF_INT("train.iterations", iterations)
   DIFF_INT("train.eval_every", eval_every)
+  DIFF_INT("train.test_eval", test_eval)
   DIFF_REAL("train.sparse_below", sparse_below)
   DIFF_INT("init", init.kind)
   DIFF_REAL("init (parameter)", init.param)

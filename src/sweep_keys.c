@@ -40,6 +40,11 @@ const tf_sweep_key_t tf__sweep_key_docs[KEY_COUNT] = {
      "Training iterations per round, 1 to 1000000000 and a multiple of train.eval_every."},
     {"train.eval_every", "integer", "100",
      "Iterations between two evaluations of validation loss and test accuracy, at least 1."},
+    {"train.test_eval", "string", "every",
+     "every (the test set at every evaluation: full test curves) or at_best (the test set only "
+     "where the validation loss reaches a new strict minimum of its round, and at the round's "
+     "last evaluation: test_acc_es, early_stop_iter, val_loss and test_acc_final are the same "
+     "bits, the test curves NaN elsewhere)."},
     {"train.sparse_below", "real", "0.6",
      "Density in [0, 1] below which a layer trains on sparse kernels over its surviving "
      "weights instead of dense ones under a mask (0: never); part of what defines the results, "
@@ -82,6 +87,9 @@ static const char *optimizer_name(int i) {
   return tf_config_optimizer_name((tf_optimizer_kind_t)i);
 }
 static const char *scope_name(int i) { return tf_config_scope_name((tf_prune_scope_t)i); }
+static const char *test_eval_name(int i) {
+  return tf_config_test_eval_name((tf_test_eval_t)i);
+}
 static const char *control_name(int i) { return tf_config_control_name((tf_control_t)i); }
 
 #define RULE_INT(lo, hi) {VT_INT, 1, lo, hi, 0, 0, 0, 0, NULL, NULL, 0}
@@ -103,6 +111,7 @@ const key_rule_t tf__sweep_key_rules[KEY_COUNT] = {
     [KEY_BATCH] = RULE_INT(1, INT_MAX),
     [KEY_ITERATIONS] = RULE_INT(1, LONG_COUNT_MAX),
     [KEY_EVAL_EVERY] = RULE_INT(1, INT_MAX),
+    [KEY_TEST_EVAL] = RULE_CHOICE("test evaluation", test_eval_name, TF_TEST_EVAL_COUNT),
     [KEY_SPARSE_BELOW] = RULE_REAL(0, 1, 0, 0),
     [KEY_INIT] = RULE_OTHER(VT_INIT, 1),
     [KEY_ROUNDS] = RULE_INT(0, 1000),
@@ -322,6 +331,7 @@ void tf__sweep_value_apply(key_id_t key, const value_t *v, tf_config_t *cfg) {
     case KEY_BATCH: cfg->batch = (int)v->i; break;
     case KEY_ITERATIONS: cfg->iterations = (long)v->i; break;
     case KEY_EVAL_EVERY: cfg->eval_every = (int)v->i; break;
+    case KEY_TEST_EVAL: cfg->test_eval = (tf_test_eval_t)v->i; break;
     case KEY_SPARSE_BELOW: cfg->sparse_below = v->r; break;
     case KEY_INIT: cfg->init = v->init; break;
     case KEY_ROUNDS: cfg->rounds = (int)v->i; break;

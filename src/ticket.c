@@ -42,6 +42,7 @@ typedef struct ticket {
   uint8_t *next_bits;  /* (packed mask bytes) the ticket's mask for the next round */
   tf_eval_t *evals;    /* (n_evals) */
   int n_evals;
+  float best_val;      /* the round's lowest validation loss so far (train.test_eval at_best) */
 } ticket_t;
 
 static int sink_poll(const tf_ticket_sink_t *sink) {
@@ -104,15 +105,25 @@ static int evaluate(ticket_t *t, const tf_images_t *images, const int32_t *idx, 
   return 0;
 }
 
-static int eval_point(ticket_t *t, int j, float train_loss, int round, tf_err_t *err) {
+/* Evaluates point j of the round's curve; `first` and `last` say whether it is the round's first
+ * or last point. Under train.test_eval at_best the test set is evaluated only at the first point,
+ * where the validation loss falls strictly below every earlier point of the round (so at every
+ * candidate for the early-stopping point, which is the first lowest), and at the last point. */
+static int eval_point(ticket_t *t, int j, float train_loss, int round, int first, int last,
+                      tf_err_t *err) {
   tf_eval_t *e = &t->evals[j];
   e->iteration = (long)j * t->cfg->eval_every;
   e->train_loss = train_loss;
   int rc = evaluate(t, &t->data->train, t->split.val_idx, t->split.n_val, &e->val_loss, &e->val_acc);
-  if (rc == 0)
+  if (rc != 0) return rc;
+  const int new_best = first || e->val_loss < t->best_val;
+  if (new_best) t->best_val = e->val_loss;
+  const int tested = t->cfg->test_eval == TF_TEST_EVAL_EVERY || new_best || last;
+  e->test_loss = e->test_acc = NAN;
+  if (tested)
     rc = evaluate(t, &t->data->test, t->test_idx, t->data->test.n, &e->test_loss, &e->test_acc);
   if (rc != 0) return rc;
-  if ((t->split.n_val > 0 && !isfinite(e->val_loss)) || !isfinite(e->test_loss))
+  if ((t->split.n_val > 0 && !isfinite(e->val_loss)) || (tested && !isfinite(e->test_loss)))
     return tf_err_set(err, TF_EDIVERGED, "round %d, iteration %ld: evaluation loss is %g", round,
                       e->iteration, (double)(isfinite(e->val_loss) ? e->test_loss : e->val_loss));
   return 0;
@@ -135,7 +146,7 @@ static int train_round(ticket_t *t, int round, long start, long end, int evaluat
     if (rc != 0) return rc;
   }
   if (evaluate_curve) {
-    rc = eval_point(t, (int)(start / cfg->eval_every), NAN, round, err);
+    rc = eval_point(t, (int)(start / cfg->eval_every), NAN, round, 1, start == end, err);
     if (rc != 0) return rc;
   }
   double loss_sum = 0.0;
@@ -156,7 +167,8 @@ static int train_round(ticket_t *t, int round, long start, long end, int evaluat
       if (rc != 0) return rc;
     }
     if (evaluate_curve && done % cfg->eval_every == 0) {
-      rc = eval_point(t, (int)(done / cfg->eval_every), (float)(loss_sum / loss_count), round, err);
+      rc = eval_point(t, (int)(done / cfg->eval_every), (float)(loss_sum / loss_count), round, 0,
+                      done == end, err);
       if (rc != 0) return rc;
       loss_sum = 0.0;
       loss_count = 0;
@@ -441,7 +453,13 @@ double tf_ticket_round_cost(const tf_config_t *cfg, int round) {
   const double evals_per_round = (double)shape.n_evals;
   /* forward + weight gradient + input gradient per training image; forward per evaluated one */
   const double train0 = (double)cfg->iterations * cfg->batch * 3.0 * w;
-  const double eval0 = evals_per_round * (double)(cfg->validation + shape.n_test) * w;
+  /* Under at_best the test set is evaluated where the validation loss reaches a new minimum:
+   * priced as a fifth of the points (new minima come often before the early-stopping point,
+   * rarely after it) plus the last. */
+  const double test_evals =
+      cfg->test_eval == TF_TEST_EVAL_AT_BEST ? evals_per_round / 5.0 + 1.0 : evals_per_round;
+  const double eval0 =
+      (evals_per_round * (double)cfg->validation + test_evals * (double)shape.n_test) * w;
   if (round == 0) return train0 + eval0;
   /* Below train.sparse_below a round costs about its density (tests/bench_rounds.c); the
    * expected density follows prune.rate (the output layer's own rate is a small share). */

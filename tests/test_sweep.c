@@ -303,7 +303,7 @@ static void test_sweep_key_table_documents_every_key_with_its_default(void) {
       "name",             "data.dataset",       "data.validation", "model.hidden",
       "train.optimizer",  "train.lr",           "train.momentum",  "train.beta1",
       "train.beta2",      "train.eps",          "train.batch",     "train.iterations",
-      "train.eval_every", "train.sparse_below", "init",            "prune.rounds",
+      "train.eval_every", "train.test_eval",    "train.sparse_below", "init", "prune.rounds",
       "prune.rate",       "prune.output_rate",  "prune.scope",     "prune.rewind",
       "control",          "seed",               "record.weights",  "grid"};
   ASSERT_INT_EQ(n, sizeof order / sizeof order[0]);
@@ -631,6 +631,7 @@ static void test_sweep_diff_names_every_key_set_away_from_its_default(void) {
       {"train.batch", "100", "train.batch"},
       {"train.iterations", "1000", "train.iterations"},
       {"train.eval_every", "50", "train.eval_every"},
+      {"train.test_eval", "at_best", "train.test_eval"},
       {"train.sparse_below", "0.3", "train.sparse_below"},
       {"init", "he_normal", "init"},
       {"prune.rounds", "3", "prune.rounds"},

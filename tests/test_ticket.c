@@ -347,6 +347,48 @@ static void test_ticket_early_stop_is_argmin_validation_loss(void) {
   record_free(&r);
 }
 
+/* train.test_eval at_best: the test set only where the validation loss reaches a new strict
+ * minimum of the round and at its last point; every number the study reports (validation curve,
+ * early-stopping point, test accuracy there and at the end, the trained weights) keeps its bits,
+ * and the other test points are NaN. Late rewinding, so a round's curve starts after point 0. */
+static void test_ticket_test_eval_at_best_keeps_reported_numbers_bit_identical(void) {
+  tf_config_t cfg = small_config();
+  cfg.iterations = 600;
+  cfg.eval_every = 30;
+  cfg.rewind = 60;
+  cfg.rounds = 2;
+  record_t every, best;
+  run(&cfg, &every);
+  cfg.test_eval = TF_TEST_EVAL_AT_BEST;
+  run(&cfg, &best);
+  int skipped = 0;
+  for (int k = 0; k <= cfg.rounds; k++) {
+    const tf_round_t *re = &every.round[k], *rb = &best.round[k];
+    ASSERT_INT_EQ(rb->early_stop, re->early_stop);
+    ASSERT(memcmp(every.final[k], best.final[k], every.n_params * sizeof(float)) == 0);
+    const tf_eval_t *e = every.evals[k], *b = best.evals[k];
+    float low = INFINITY;
+    for (int j = rb->first_eval; j < rb->n_evals; j++) {
+      ASSERT(memcmp(&e[j].val_loss, &b[j].val_loss, sizeof(float)) == 0);
+      ASSERT(memcmp(&e[j].train_loss, &b[j].train_loss, sizeof(float)) == 0);
+      const int tested = j == rb->first_eval || e[j].val_loss < low || j == rb->n_evals - 1;
+      if (e[j].val_loss < low) low = e[j].val_loss;
+      if (tested) {
+        ASSERT(memcmp(&e[j].test_acc, &b[j].test_acc, sizeof(float)) == 0);
+        ASSERT(memcmp(&e[j].test_loss, &b[j].test_loss, sizeof(float)) == 0);
+      } else {
+        ASSERT(isnan(b[j].test_acc) && isnan(b[j].test_loss) && !isnan(e[j].test_acc));
+        skipped++;
+      }
+    }
+    ASSERT(!isnan(b[rb->early_stop].test_acc));
+  }
+  /* The schedule overfits a small net, so some points after a minimum are not new minima. */
+  ASSERT(skipped > 0);
+  record_free(&every);
+  record_free(&best);
+}
+
 static void check_same_round(const record_t *a, const record_t *b, int k) {
   ASSERT(memcmp(a->final[k], b->final[k], a->n_params * sizeof(float)) == 0);
   ASSERT(memcmp(a->mask[k], b->mask[k], a->round[k].mask_bytes) == 0);
@@ -497,6 +539,7 @@ int main(void) {
   RUN(test_ticket_same_config_gives_identical_bits);
   RUN(test_ticket_late_rewinding_resumes_at_iteration_k);
   RUN(test_ticket_early_stop_is_argmin_validation_loss);
+  RUN(test_ticket_test_eval_at_best_keeps_reported_numbers_bit_identical);
   RUN(test_ticket_resumed_rounds_equal_uninterrupted_ones);
   RUN(test_ticket_sparse_rounds_track_dense_ones);
   RUN(test_ticket_dense_lenet_reaches_96_percent_after_1000_iterations);

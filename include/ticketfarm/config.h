@@ -19,6 +19,9 @@
 
 typedef enum { TF_OPT_SGD, TF_OPT_MOMENTUM, TF_OPT_ADAM, TF_OPT_COUNT } tf_optimizer_kind_t;
 typedef enum { TF_SCOPE_LAYERWISE, TF_SCOPE_GLOBAL, TF_SCOPE_COUNT } tf_prune_scope_t;
+/* When the test set is evaluated: at every evaluation, or only where the validation loss reaches
+ * a new strict minimum of its round and at the round's last evaluation. */
+typedef enum { TF_TEST_EVAL_EVERY, TF_TEST_EVAL_AT_BEST, TF_TEST_EVAL_COUNT } tf_test_eval_t;
 typedef enum {
   TF_CONTROL_TICKET,      /* survivors rewound to theta_k */
   TF_CONTROL_REINIT,      /* the ticket's mask, fresh weights from the same initialiser */
@@ -64,6 +67,7 @@ typedef struct tf_config {
   int batch;                     /* train.batch */
   long iterations;               /* train.iterations: per round */
   int eval_every;                /* train.eval_every */
+  tf_test_eval_t test_eval;      /* train.test_eval */
   double sparse_below;           /* train.sparse_below: a layer of lower density trains on sparse
                                   * kernels, the others dense; 0 = never sparse */
   tf_init_spec_t init;           /* init */
@@ -94,5 +98,6 @@ int tf_config_diff(const tf_config_t *a, const tf_config_t *b, char *buf, size_t
 const char *tf_config_optimizer_name(tf_optimizer_kind_t kind);
 const char *tf_config_scope_name(tf_prune_scope_t scope);
 const char *tf_config_control_name(tf_control_t control);
+const char *tf_config_test_eval_name(tf_test_eval_t when);
 
 #endif
