@@ -79,12 +79,15 @@ static hid_t select_rows(hid_t did, hsize_t task0, hsize_t n_tasks, int by_round
   return fspace;
 }
 
-herr_t tf__h5_write_rows(hid_t did, hid_t mtype, hid_t dxpl, hsize_t task0, hsize_t n_tasks,
-                         int by_round, hsize_t round0, hsize_t n_rounds, const void *buf) {
+/* One hyperslab transfer of rows: H5Dwrite of wbuf when `write`, else H5Dread into rbuf. */
+static herr_t transfer_rows(hid_t did, hid_t mtype, hid_t dxpl, hsize_t task0, hsize_t n_tasks,
+                            int by_round, hsize_t round0, hsize_t n_rounds, int write,
+                            const void *wbuf, void *rbuf) {
   hid_t mspace = H5I_INVALID_HID;
   hid_t fspace = select_rows(did, task0, n_tasks, by_round, round0, n_rounds, &mspace);
   if (fspace < 0) return -1;
-  herr_t rc = H5Dwrite(did, mtype, mspace, fspace, dxpl, buf);
+  herr_t rc = write ? H5Dwrite(did, mtype, mspace, fspace, dxpl, wbuf)
+                   : H5Dread(did, mtype, mspace, fspace, dxpl, rbuf);
   hid_t stack = tf__h5_stack_keep(rc < 0);
   H5Sclose(mspace);
   H5Sclose(fspace);
@@ -92,17 +95,15 @@ herr_t tf__h5_write_rows(hid_t did, hid_t mtype, hid_t dxpl, hsize_t task0, hsiz
   return rc;
 }
 
+herr_t tf__h5_write_rows(hid_t did, hid_t mtype, hid_t dxpl, hsize_t task0, hsize_t n_tasks,
+                         int by_round, hsize_t round0, hsize_t n_rounds, const void *buf) {
+  return transfer_rows(did, mtype, dxpl, task0, n_tasks, by_round, round0, n_rounds, 1, buf, NULL);
+}
+
 herr_t tf__h5_read_rows(hid_t did, hid_t mtype, hsize_t task0, hsize_t n_tasks, int by_round,
                         hsize_t round0, hsize_t n_rounds, void *buf) {
-  hid_t mspace = H5I_INVALID_HID;
-  hid_t fspace = select_rows(did, task0, n_tasks, by_round, round0, n_rounds, &mspace);
-  if (fspace < 0) return -1;
-  herr_t rc = H5Dread(did, mtype, mspace, fspace, H5P_DEFAULT, buf);
-  hid_t stack = tf__h5_stack_keep(rc < 0);
-  H5Sclose(mspace);
-  H5Sclose(fspace);
-  tf__h5_stack_restore(stack);
-  return rc;
+  return transfer_rows(did, mtype, H5P_DEFAULT, task0, n_tasks, by_round, round0, n_rounds, 0, NULL,
+                       buf);
 }
 
 hsize_t tf__h5_dataset_len(hid_t did, int axis) {
