@@ -47,7 +47,9 @@ const tf_sweep_key_t tf__sweep_key_docs[KEY_COUNT] = {
     {"init", "string", "glorot_normal",
      "The weight initialiser: glorot_normal, glorot_uniform, he_normal, he_uniform, "
      "lecun_normal, lecun_uniform, orthogonal(gain), truncated_normal(sigma), normal(sigma), "
-     "uniform(a) or signed_constant, the parameter optional."},
+     "uniform(a), signed_constant, or Keras's truncated glorot_normal_truncated, "
+     "he_normal_truncated and lecun_normal_truncated (variance kept, cut at 2 sigma; TF1's "
+     "xavier_initializer(uniform=False) is glorot_normal_truncated), the parameter optional."},
     {"prune.rounds", "integer", "20",
      "Pruning rounds after the dense round 0, 0 to 1000; round r trains the net left after r "
      "prunings."},

@@ -39,6 +39,10 @@ typedef enum {
   TF_INIT_NORMAL,           /* param: sigma */
   TF_INIT_UNIFORM,          /* param: a, U(-a, a) */
   TF_INIT_SIGNED_CONSTANT,  /* +-sqrt(2/fan_in), random signs */
+  /* Keras's truncated variants: the variance of the untruncated kind kept, cut at 2 sigma */
+  TF_INIT_GLOROT_NORMAL_TRUNCATED,
+  TF_INIT_HE_NORMAL_TRUNCATED,
+  TF_INIT_LECUN_NORMAL_TRUNCATED,
   TF_INIT_COUNT
 } tf_init_kind_t;
 
