@@ -25,6 +25,11 @@ void tf_config_default(tf_config_t *cfg) {
   cfg->beta1 = 0.9;
   cfg->beta2 = 0.999;
   cfg->eps = 1.0e-8;
+  cfg->weight_decay = 0.0;
+  cfg->nesterov = 0;
+  cfg->warmup = 0;
+  cfg->n_milestones = 0;
+  cfg->gamma = 0.1;
   cfg->batch = 60;
   cfg->iterations = 50000;
   cfg->eval_every = 100;
@@ -84,6 +89,17 @@ int tf_config_check(const tf_config_t *cfg, tf_err_t *err) {
     return tf_err_set(err, TF_EINPUT,
                       "prune.rewind (%ld) must be a multiple of train.eval_every (%d)",
                       cfg->rewind, cfg->eval_every);
+  if (cfg->warmup < 0 || cfg->warmup > cfg->iterations)
+    return tf_err_set(err, TF_EINPUT, "train.warmup (%ld) must be between 0 and train.iterations "
+                      "(%ld)", cfg->warmup, cfg->iterations);
+  for (int i = 0; i < cfg->n_milestones; i++) {
+    if (cfg->milestones[i] < 1 || cfg->milestones[i] >= cfg->iterations)
+      return tf_err_set(err, TF_EINPUT, "train.milestones (%ld) must lie between 1 and "
+                        "train.iterations (%ld) - 1", cfg->milestones[i], cfg->iterations);
+    if (i > 0 && cfg->milestones[i] <= cfg->milestones[i - 1])
+      return tf_err_set(err, TF_EINPUT, "train.milestones must increase strictly (%ld after %ld)",
+                        cfg->milestones[i], cfg->milestones[i - 1]);
+  }
   return 0;
 }
 
@@ -137,6 +153,17 @@ int tf_config_diff(const tf_config_t *a, const tf_config_t *b, char *buf, size_t
   DIFF_REAL("train.beta1", beta1)
   DIFF_REAL("train.beta2", beta2)
   DIFF_REAL("train.eps", eps)
+  DIFF_REAL("train.weight_decay", weight_decay)
+  DIFF_INT("train.nesterov", nesterov)
+  DIFF_INT("train.warmup", warmup)
+  int same_milestones = a->n_milestones == b->n_milestones;
+  for (int i = 0; same_milestones && i < a->n_milestones; i++)
+    same_milestones = a->milestones[i] == b->milestones[i];
+  if (!same_milestones) {
+    snprintf(buf, size, "train.milestones differs");
+    return 1;
+  }
+  DIFF_REAL("train.gamma", gamma)
   DIFF_INT("train.batch", batch)
   DIFF_INT("train.iterations", iterations)
   DIFF_INT("train.eval_every", eval_every)

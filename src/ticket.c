@@ -124,7 +124,8 @@ static int eval_point(ticket_t *t, int j, float train_loss, int round, tf_err_t 
 }
 
 /* Trains the net as it stands (params and mask already set) from iteration `start` up to `end`,
- * each layer on dense or sparse kernels as train.sparse_below and the mask decide, and leaves
+ * the learning rate following its schedule at each iteration (so a round rewound to k resumes
+ * it at k), each layer on dense or sparse kernels as train.sparse_below and the mask decide, and leaves
  * the trained parameters in net->params. With `evaluate_curve`, records evals[start/eval_every
  * ..]. In round 0, copies the parameters at the rewind iteration into theta_k. */
 static int train_round(ticket_t *t, int round, long start, long end, int evaluate_curve,
@@ -147,6 +148,7 @@ static int train_round(ticket_t *t, int round, long start, long end, int evaluat
   long loss_count = 0;
   for (long it = start; it < end; it++) {
     gather_batch(t, it);
+    tf_optim_schedule(&t->opt, it);
     float loss = tf_net_step(net, &t->opt, t->y, cfg->batch);
     if (!isfinite(loss))
       return tf_err_set(err, TF_EDIVERGED, "round %d, iteration %ld: training loss is %g", round,

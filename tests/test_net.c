@@ -550,20 +550,31 @@ static void test_net_step_equals_gradient_then_update(void) {
 }
 
 /* The sparse path trains like the dense masked reference: 300 steps of Adam (and 100 of SGD and
- * of momentum) from the same weights and masks give per-step losses within 1e-4 (relative) of
+ * of momentum, and 100 of each with weight decay, Nesterov momentum, warm-up and a step
+ * schedule) from the same weights and masks give per-step losses within 1e-4 (relative) of
  * each other and final weights within 1e-3 of the largest weight (measured: 1e-7 and about
  * 1e-6); pruned weights are exactly +0.0f in both, and pruning both gives the same masks. */
 static void test_net_sparse_training_tracks_dense_reference(void) {
-  enum { B = 60, D = 784 };
+  enum { B = 60, D = 784, VARIANTS = 6 };
   synth_t sy;
   synth_make(&sy, 3000, D);
-  const tf_optimizer_kind_t kinds[3] = {TF_OPT_ADAM, TF_OPT_SGD, TF_OPT_MOMENTUM};
-  const int steps[3] = {300, 100, 100};
-  for (int o = 0; o < 3; o++) {
+  const tf_optimizer_kind_t kinds[VARIANTS] = {TF_OPT_ADAM, TF_OPT_SGD,      TF_OPT_MOMENTUM,
+                                               TF_OPT_ADAM, TF_OPT_SGD,      TF_OPT_MOMENTUM};
+  const int steps[VARIANTS] = {300, 100, 100, 100, 100, 100};
+  for (int o = 0; o < VARIANTS; o++) {
     tf_config_t cfg;
     tf_config_default(&cfg);
     cfg.optimizer = kinds[o];
     cfg.lr = kinds[o] == TF_OPT_ADAM ? 1.2e-3 : 0.05;
+    if (o >= 3) {
+      cfg.weight_decay = 5e-3;
+      cfg.nesterov = 1;
+      cfg.warmup = 20;
+      cfg.n_milestones = 2;
+      cfg.milestones[0] = 50;
+      cfg.milestones[1] = 80;
+      cfg.gamma = 0.5;
+    }
     tf_net_t dense, sparse;
     lenet_pruned(&dense, B, 0.1, 0.5);
     ASSERT_INT_EQ(tf_net_create(&sparse, D, dense.sizes + 1, 2, 10, B, NULL), 0);
@@ -580,6 +591,8 @@ static void test_net_sparse_training_tracks_dense_reference(void) {
       for (int i = 0; i < B; i++) idx[i] = (int32_t)((s * B + i) % 3000);
       tf_net_gather(&dense, &sy.im, idx, B, yd);
       tf_net_gather(&sparse, &sy.im, idx, B, ys);
+      tf_optim_schedule(&od, s);
+      tf_optim_schedule(&os, s);
       float ld = tf_net_step(&dense, &od, yd, B);
       float ls = tf_net_step(&sparse, &os, ys, B);
       worst = fmax(worst, fabs((double)ls - ld) / ld);
@@ -599,10 +612,11 @@ static void test_net_sparse_training_tracks_dense_reference(void) {
       scale = fmax(scale, fabs(dense.params[k]));
       diff = fmax(diff, fabs((double)sparse.params[k] - dense.params[k]));
     }
-    fprintf(stderr, "      %s: loss %.4f -> %.4f, largest relative difference: loss %.2g, "
-            "weights %.2g\n", tf_config_optimizer_name(kinds[o]), first, last, worst,
+    fprintf(stderr, "      %s%s: loss %.4f -> %.4f, largest relative difference: loss %.2g, "
+            "weights %.2g\n", tf_config_optimizer_name(kinds[o]),
+            o >= 3 ? " (decay, nesterov, schedule)" : "", first, last, worst,
             diff / scale);
-    if (kinds[o] == TF_OPT_ADAM) ASSERT(last < 0.8 * first); /* it learns */
+    if (o == 0) ASSERT(last < 0.8 * first); /* it learns */
     ASSERT(worst <= 1e-4);
     ASSERT(diff <= 1e-3 * scale);
     float *md = malloc(dense.n_params * sizeof *md), *ms = malloc(dense.n_params * sizeof *ms);

@@ -10,6 +10,7 @@
 #define TF_MAX_HIDDEN 8
 #define TF_MAX_LAYERS (TF_MAX_HIDDEN + 1) /* weight layers: hidden ones plus the output layer */
 #define TF_NAME_MAX 128
+#define TF_MAX_MILESTONES 8 /* train.milestones: at most as many as hidden layers, one value list */
 /* train.sparse_below's default: the density below which LeNet-300-100 trains and evaluates
  * faster on the sparse kernels than on SGEMM with a mask, one thread, measured with
  * tests/bench_layer.c: crossing at 0.78 for a training step and 0.68 for evaluation on AVX-512
@@ -65,6 +66,12 @@ typedef struct tf_config {
   double lr;                     /* train.lr */
   double momentum;               /* train.momentum (momentum: heavy-ball coefficient) */
   double beta1, beta2, eps;      /* train.beta1, train.beta2, train.eps (adam) */
+  double weight_decay;           /* train.weight_decay: L2 coefficient added to every gradient */
+  int nesterov;                  /* train.nesterov: 0 or 1 (momentum) */
+  long warmup;                   /* train.warmup: iterations of linear learning-rate warm-up */
+  int n_milestones;              /* train.milestones: iterations at which the rate is multiplied */
+  long milestones[TF_MAX_MILESTONES]; /* by train.gamma, strictly increasing */
+  double gamma;                  /* train.gamma */
   int batch;                     /* train.batch */
   long iterations;               /* train.iterations: per round */
   int eval_every;                /* train.eval_every */
