@@ -8,6 +8,7 @@
 #include "ticketfarm/data.h"
 
 static const char *const optimizer_names[TF_OPT_COUNT] = {"sgd", "momentum", "adam"};
+static const char *const normalize_names[TF_NORMALIZE_COUNT] = {"unit", "standardize", "l2"};
 static const char *const scope_names[TF_SCOPE_COUNT] = {"layerwise", "global"};
 static const char *const control_names[TF_CONTROL_COUNT] = {"ticket", "reinit", "sign_reinit",
                                                             "random_mask"};
@@ -16,6 +17,7 @@ void tf_config_default(tf_config_t *cfg) {
   memset(cfg, 0, sizeof *cfg);
   strcpy(cfg->dataset, "mnist");
   cfg->validation = 5000;
+  cfg->normalize = TF_NORMALIZE_UNIT;
   cfg->n_hidden = 2;
   cfg->hidden[0] = 300;
   cfg->hidden[1] = 100;
@@ -103,6 +105,11 @@ int tf_config_check(const tf_config_t *cfg, tf_err_t *err) {
   return 0;
 }
 
+const char *tf_config_normalize_name(tf_normalize_t normalize) {
+  if ((int)normalize < 0 || normalize >= TF_NORMALIZE_COUNT) return NULL;
+  return normalize_names[normalize];
+}
+
 const char *tf_config_optimizer_name(tf_optimizer_kind_t kind) {
   if ((int)kind < 0 || kind >= TF_OPT_COUNT) return NULL;
   return optimizer_names[kind];
@@ -141,6 +148,7 @@ int tf_config_diff(const tf_config_t *a, const tf_config_t *b, char *buf, size_t
     return 1;
   }
   DIFF_INT("data.validation", validation)
+  DIFF_INT("data.normalize", normalize)
   int same_hidden = a->n_hidden == b->n_hidden;
   for (int i = 0; same_hidden && i < a->n_hidden; i++) same_hidden = a->hidden[i] == b->hidden[i];
   if (!same_hidden) {

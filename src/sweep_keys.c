@@ -23,6 +23,11 @@ const tf_sweep_key_t tf__sweep_key_docs[KEY_COUNT] = {
     {"data.validation", "integer", "5000",
      "Images held out of the training set to find the early-stopping iteration: at least 1 "
      "and fewer than the dataset's training images."},
+    {"data.normalize", "string", "unit",
+     "How pixels p become inputs: unit (p / 255, in [0, 1]), standardize ((p / 255 - mean) / "
+     "std with the training split's mean and standard deviation over every pixel, for the "
+     "validation and test images too; open_lth's 0.1307/0.3081 on MNIST) or l2 (p / 255 scaled "
+     "to unit L2 norm per image, as Frankle's TF code)."},
     {"model.hidden", "list of integers", "[300, 100]",
      "Hidden layer widths, 0 to 8 layers of 1 to 100000 units; the input and output sizes "
      "come from the dataset."},
@@ -101,6 +106,7 @@ static const char *optimizer_name(int i) {
 }
 static const char *scope_name(int i) { return tf_config_scope_name((tf_prune_scope_t)i); }
 static const char *control_name(int i) { return tf_config_control_name((tf_control_t)i); }
+static const char *normalize_name(int i) { return tf_config_normalize_name((tf_normalize_t)i); }
 static const char *boolean_name(int i) { return i ? "true" : "false"; }
 
 #define RULE_INT(lo, hi) {VT_INT, 1, lo, hi, 0, 0, 0, 0, NULL, NULL, 0}
@@ -112,6 +118,7 @@ const key_rule_t tf__sweep_key_rules[KEY_COUNT] = {
     [KEY_NAME] = RULE_OTHER(VT_TEXT, 0),
     [KEY_DATASET] = RULE_OTHER(VT_DATASET, 1),
     [KEY_VALIDATION] = RULE_INT(1, INT_MAX),
+    [KEY_NORMALIZE] = RULE_CHOICE("normalization", normalize_name, TF_NORMALIZE_COUNT),
     [KEY_HIDDEN] = RULE_OTHER(VT_HIDDEN, 1),
     [KEY_OPTIMIZER] = RULE_CHOICE("optimizer", optimizer_name, TF_OPT_COUNT),
     [KEY_LR] = RULE_REAL(0, INFINITY, 1, 1),
@@ -353,6 +360,7 @@ void tf__sweep_value_apply(key_id_t key, const value_t *v, tf_config_t *cfg) {
       cfg->dataset[sizeof cfg->dataset - 1] = '\0';
       break;
     case KEY_VALIDATION: cfg->validation = (int)v->i; break;
+    case KEY_NORMALIZE: cfg->normalize = (tf_normalize_t)v->i; break;
     case KEY_HIDDEN:
       cfg->n_hidden = v->n;
       memcpy(cfg->hidden, v->list, sizeof cfg->hidden);

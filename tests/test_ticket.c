@@ -240,6 +240,29 @@ static void test_ticket_rewound_round_resumes_the_schedule_at_k(void) {
   record_free(&r);
 }
 
+/* data.normalize reaches the task: standardize and l2 train on other inputs than unit (other
+ * curves from the same weights and batches) and still learn (test accuracy well above chance
+ * after 60 iterations). */
+static void test_ticket_normalized_inputs_change_the_curves_and_train(void) {
+  tf_config_t cfg = small_config();
+  cfg.rounds = 0;
+  record_t unit;
+  run(&cfg, &unit);
+  const tf_normalize_t kinds[2] = {TF_NORMALIZE_STANDARDIZE, TF_NORMALIZE_L2};
+  for (int k = 0; k < 2; k++) {
+    cfg.normalize = kinds[k];
+    record_t r;
+    run(&cfg, &r);
+    ASSERT(memcmp(r.init, unit.init, r.n_params * sizeof(float)) == 0);
+    ASSERT(r.evals[0][0].val_loss != unit.evals[0][0].val_loss);
+    ASSERT(r.evals[0][2].test_acc > 0.5f);
+    fprintf(stderr, "      %s: test accuracy %.4f after 60 iterations (unit %.4f)\n",
+            tf_config_normalize_name(kinds[k]), r.evals[0][2].test_acc, unit.evals[0][2].test_acc);
+    record_free(&r);
+  }
+  record_free(&unit);
+}
+
 static void test_ticket_control_params_follow_their_definitions(void) {
   tf_config_t cfg;
   tf_config_default(&cfg);
@@ -549,6 +572,7 @@ int main(void) {
   RUN(test_ticket_same_config_gives_identical_bits);
   RUN(test_ticket_late_rewinding_resumes_at_iteration_k);
   RUN(test_ticket_rewound_round_resumes_the_schedule_at_k);
+  RUN(test_ticket_normalized_inputs_change_the_curves_and_train);
   RUN(test_ticket_weight_decay_keeps_pruned_weights_zero_under_every_optimiser);
   RUN(test_ticket_early_stop_is_argmin_validation_loss);
   RUN(test_ticket_resumed_rounds_equal_uninterrupted_ones);

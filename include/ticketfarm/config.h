@@ -19,6 +19,13 @@
 #define TF_SPARSE_BELOW_DEFAULT 0.6
 
 typedef enum { TF_OPT_SGD, TF_OPT_MOMENTUM, TF_OPT_ADAM, TF_OPT_COUNT } tf_optimizer_kind_t;
+/* data.normalize: how pixels become inputs */
+typedef enum {
+  TF_NORMALIZE_UNIT,        /* p / 255, in [0, 1] */
+  TF_NORMALIZE_STANDARDIZE, /* (p / 255 - mean) / std, the training split's one scalar pair */
+  TF_NORMALIZE_L2,          /* p / 255 scaled to unit L2 norm per image */
+  TF_NORMALIZE_COUNT
+} tf_normalize_t;
 typedef enum { TF_SCOPE_LAYERWISE, TF_SCOPE_GLOBAL, TF_SCOPE_COUNT } tf_prune_scope_t;
 typedef enum {
   TF_CONTROL_TICKET,      /* survivors rewound to theta_k */
@@ -60,6 +67,7 @@ typedef struct tf_config {
   char name[TF_NAME_MAX]; /* name: */
   char dataset[32];       /* data.dataset: "mnist" | "fashion-mnist" */
   int validation;         /* data.validation: images held out of the training set */
+  tf_normalize_t normalize; /* data.normalize */
   int n_hidden;           /* model.hidden: layer widths, input and output from the data */
   int hidden[TF_MAX_HIDDEN];
   tf_optimizer_kind_t optimizer; /* train.optimizer */
@@ -105,5 +113,6 @@ int tf_config_diff(const tf_config_t *a, const tf_config_t *b, char *buf, size_t
 const char *tf_config_optimizer_name(tf_optimizer_kind_t kind);
 const char *tf_config_scope_name(tf_prune_scope_t scope);
 const char *tf_config_control_name(tf_control_t control);
+const char *tf_config_normalize_name(tf_normalize_t normalize);
 
 #endif
