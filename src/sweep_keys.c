@@ -26,7 +26,8 @@ const tf_sweep_key_t tf__sweep_key_docs[KEY_COUNT] = {
     {"data.normalize", "string", "unit",
      "How pixels p become inputs: unit (p / 255, in [0, 1]), standardize ((p / 255 - mean) / "
      "std with the training split's mean and standard deviation over every pixel, for the "
-     "validation and test images too; open_lth's 0.1307/0.3081 on MNIST) or l2 (p / 255 scaled "
+     "validation and test images too; near open_lth's 0.1307/0.3081, the pair of all 60,000 "
+     "MNIST training images) or l2 (p / 255 scaled "
      "to unit L2 norm per image, as Frankle's TF code)."},
     {"model.hidden", "list of integers", "[300, 100]",
      "Hidden layer widths, 0 to 8 layers of 1 to 100000 units; the input and output sizes "
