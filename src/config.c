@@ -8,6 +8,7 @@
 #include "ticketfarm/data.h"
 
 static const char *const optimizer_names[TF_OPT_COUNT] = {"sgd", "momentum", "adam"};
+static const char *const normalize_names[TF_NORMALIZE_COUNT] = {"unit", "standardize", "l2"};
 static const char *const scope_names[TF_SCOPE_COUNT] = {"layerwise", "global"};
 static const char *const test_eval_names[TF_TEST_EVAL_COUNT] = {"every", "at_best"};
 static const char *const control_names[TF_CONTROL_COUNT] = {"ticket", "reinit", "sign_reinit",
@@ -17,6 +18,7 @@ void tf_config_default(tf_config_t *cfg) {
   memset(cfg, 0, sizeof *cfg);
   strcpy(cfg->dataset, "mnist");
   cfg->validation = 5000;
+  cfg->normalize = TF_NORMALIZE_UNIT;
   cfg->n_hidden = 2;
   cfg->hidden[0] = 300;
   cfg->hidden[1] = 100;
@@ -26,6 +28,11 @@ void tf_config_default(tf_config_t *cfg) {
   cfg->beta1 = 0.9;
   cfg->beta2 = 0.999;
   cfg->eps = 1.0e-8;
+  cfg->weight_decay = 0.0;
+  cfg->nesterov = 0;
+  cfg->warmup = 0;
+  cfg->n_milestones = 0;
+  cfg->gamma = 0.1;
   cfg->batch = 60;
   cfg->iterations = 50000;
   cfg->eval_every = 100;
@@ -86,7 +93,23 @@ int tf_config_check(const tf_config_t *cfg, tf_err_t *err) {
     return tf_err_set(err, TF_EINPUT,
                       "prune.rewind (%ld) must be a multiple of train.eval_every (%d)",
                       cfg->rewind, cfg->eval_every);
+  if (cfg->warmup < 0 || cfg->warmup > cfg->iterations)
+    return tf_err_set(err, TF_EINPUT, "train.warmup (%ld) must be between 0 and train.iterations "
+                      "(%ld)", cfg->warmup, cfg->iterations);
+  for (int i = 0; i < cfg->n_milestones; i++) {
+    if (cfg->milestones[i] < 1 || cfg->milestones[i] >= cfg->iterations)
+      return tf_err_set(err, TF_EINPUT, "train.milestones (%ld) must lie between 1 and "
+                        "train.iterations (%ld) - 1", cfg->milestones[i], cfg->iterations);
+    if (i > 0 && cfg->milestones[i] <= cfg->milestones[i - 1])
+      return tf_err_set(err, TF_EINPUT, "train.milestones must increase strictly (%ld after %ld)",
+                        cfg->milestones[i], cfg->milestones[i - 1]);
+  }
   return 0;
+}
+
+const char *tf_config_normalize_name(tf_normalize_t normalize) {
+  if ((int)normalize < 0 || normalize >= TF_NORMALIZE_COUNT) return NULL;
+  return normalize_names[normalize];
 }
 
 const char *tf_config_optimizer_name(tf_optimizer_kind_t kind) {
@@ -132,6 +155,7 @@ int tf_config_diff(const tf_config_t *a, const tf_config_t *b, char *buf, size_t
     return 1;
   }
   DIFF_INT("data.validation", validation)
+  DIFF_INT("data.normalize", normalize)
   int same_hidden = a->n_hidden == b->n_hidden;
   for (int i = 0; same_hidden && i < a->n_hidden; i++) same_hidden = a->hidden[i] == b->hidden[i];
   if (!same_hidden) {
@@ -144,6 +168,17 @@ int tf_config_diff(const tf_config_t *a, const tf_config_t *b, char *buf, size_t
   DIFF_REAL("train.beta1", beta1)
   DIFF_REAL("train.beta2", beta2)
   DIFF_REAL("train.eps", eps)
+  DIFF_REAL("train.weight_decay", weight_decay)
+  DIFF_INT("train.nesterov", nesterov)
+  DIFF_INT("train.warmup", warmup)
+  int same_milestones = a->n_milestones == b->n_milestones;
+  for (int i = 0; same_milestones && i < a->n_milestones; i++)
+    same_milestones = a->milestones[i] == b->milestones[i];
+  if (!same_milestones) {
+    snprintf(buf, size, "train.milestones differs");
+    return 1;
+  }
+  DIFF_REAL("train.gamma", gamma)
   DIFF_INT("train.batch", batch)
   DIFF_INT("train.iterations", iterations)
   DIFF_INT("train.eval_every", eval_every)

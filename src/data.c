@@ -2,6 +2,7 @@
 #include "ticketfarm/data.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <zlib.h>
 
 #include "tf_config.h"
+#include "ticketfarm/config.h"
 #include "ticketfarm/rng.h"
 #include "ticketfarm/text.h"
 
@@ -479,4 +481,64 @@ void tf_data_gather(const tf_images_t *images, const int32_t *idx, int count, fl
     for (size_t j = 0; j < dim; j++) dst[j] = pixel_scale[src[j]];
     y[i] = images->labels[idx[i]];
   }
+}
+
+int tf_data_norm_create(tf_data_norm_t *norm, int kind, const tf_images_t *train,
+                        const tf_images_t *test, const tf_split_t *split, tf_err_t *err) {
+  memset(norm, 0, sizeof *norm);
+  norm->scale = 1.0f;
+  const size_t dim = (size_t)train->dim;
+  switch (kind) {
+    case TF_NORMALIZE_UNIT: return 0;
+    case TF_NORMALIZE_STANDARDIZE: {
+      /* Byte sums are exact in 64 bits; the moments of p / 255 follow in double. */
+      uint64_t sum = 0, sum2 = 0;
+      for (int32_t i = 0; i < split->n_train; i++) {
+        const uint8_t *px = train->pixels + (size_t)split->train_idx[i] * dim;
+        for (size_t k = 0; k < dim; k++) {
+          sum += px[k];
+          sum2 += (uint64_t)px[k] * px[k];
+        }
+      }
+      const double count = (double)split->n_train * (double)dim;
+      const double mean = (double)sum / count;
+      const double var = (double)sum2 / count - mean * mean;
+      if (!(var > 0))
+        return tf_err_set(err, TF_EINPUT, "data.normalize: standardize needs pixels that vary "
+                          "over the training split");
+      const double sd = sqrt(var);
+      norm->active = 1;
+      norm->scale = (float)(255.0 / sd);
+      norm->shift = (float)(-mean / sd);
+      return 0;
+    }
+    case TF_NORMALIZE_L2: {
+      norm->train_scale = malloc(((size_t)train->n + 1) * sizeof *norm->train_scale);
+      norm->test_scale = malloc(((size_t)test->n + 1) * sizeof *norm->test_scale);
+      if (norm->train_scale == NULL || norm->test_scale == NULL) {
+        tf_data_norm_free(norm);
+        return tf_err_set(err, TF_ENOMEM, "data.normalize: out of memory for the image norms");
+      }
+      const tf_images_t *sets[2] = {train, test};
+      float *scales[2] = {norm->train_scale, norm->test_scale};
+      for (int s = 0; s < 2; s++) {
+        for (int32_t i = 0; i < sets[s]->n; i++) {
+          const uint8_t *px = sets[s]->pixels + (size_t)i * dim;
+          uint64_t sum2 = 0;
+          for (size_t k = 0; k < dim; k++) sum2 += (uint64_t)px[k] * px[k];
+          scales[s][i] = sum2 > 0 ? (float)(255.0 / sqrt((double)sum2)) : 1.0f;
+        }
+      }
+      norm->active = 1;
+      return 0;
+    }
+    default: return tf_err_set(err, TF_EINPUT, "data.normalize: unknown normalization %d", kind);
+  }
+}
+
+void tf_data_norm_free(tf_data_norm_t *norm) {
+  if (norm == NULL) return;
+  free(norm->train_scale);
+  free(norm->test_scale);
+  memset(norm, 0, sizeof *norm);
 }

@@ -13,8 +13,13 @@
 static const char *const init_names[TF_INIT_COUNT] = {
     "glorot_normal", "glorot_uniform", "he_normal",       "he_uniform",
     "lecun_normal",  "lecun_uniform",  "orthogonal",      "truncated_normal",
-    "normal",        "uniform",        "signed_constant",
+    "normal",        "uniform",        "signed_constant", "glorot_normal_truncated",
+    "he_normal_truncated", "lecun_normal_truncated",
 };
+
+/* The standard deviation of N(0, 1) cut at +-2, by which Keras's VarianceScaling divides sigma
+ * so that the truncated draws keep the variance scale / fan. */
+#define TRUNCATED_2SIGMA_STDDEV 0.87962566103423978
 
 const char *tf_init_name(tf_init_kind_t kind) {
   if ((int)kind < 0 || kind >= TF_INIT_COUNT) return NULL;
@@ -240,6 +245,14 @@ int tf_init_fill(float *w, int fan_out, int fan_in, const tf_init_spec_t *spec, 
       gaussian = 0;
       break;
     case TF_INIT_ORTHOGONAL: return fill_orthogonal(w, fan_out, fan_in, p, rng, err);
+    case TF_INIT_GLOROT_NORMAL_TRUNCATED:
+    case TF_INIT_HE_NORMAL_TRUNCATED:
+    case TF_INIT_LECUN_NORMAL_TRUNCATED:
+      p = sqrt((spec->kind == TF_INIT_GLOROT_NORMAL_TRUNCATED ? 2.0 / (in + out)
+                : spec->kind == TF_INIT_HE_NORMAL_TRUNCATED   ? 2.0 / in
+                                                               : 1.0 / in)) /
+          TRUNCATED_2SIGMA_STDDEV;
+      /* fall through */
     case TF_INIT_TRUNCATED_NORMAL:
       for (size_t i = 0; i < count; i++) {
         double z;

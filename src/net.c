@@ -449,6 +449,28 @@ void tf_net_gather(tf_net_t *net, const tf_images_t *images, const int32_t *idx,
   }
 }
 
+void tf_net_normalize(tf_net_t *net, const int32_t *idx, int count, float scale, float shift,
+                      const float *image_scale) {
+  const size_t dim = (size_t)net->sizes[0];
+  if (!net->feature_major) {
+    for (int i = 0; i < count; i++) {
+      const float a = image_scale != NULL ? image_scale[idx[i]] : scale;
+      float *x = net->x + (size_t)i * dim;
+      for (size_t k = 0; k < dim; k++) x[k] = x[k] * a + shift;
+    }
+    return;
+  }
+  for (int bi = 0; bi < n_blocks(count); bi++) {
+    const block_t bk = block_of(count, bi);
+    float *xb = block_at(net->x, net->sizes[0], &bk);
+    float a[BLOCK];
+    for (int i = 0; i < bk.count; i++)
+      a[i] = image_scale != NULL ? image_scale[idx[bk.first + i]] : scale;
+    for (size_t k = 0; k < dim; k++)
+      for (int i = 0; i < bk.count; i++) xb[k * bk.lanes + i] = xb[k * bk.lanes + i] * a[i] + shift;
+  }
+}
+
 float tf_net_step(tf_net_t *net, tf_optim_t *opt, const int32_t *y, int n) {
   tf_optim_begin_step(opt);
   return net->feature_major ? train_fm(net, y, n, opt) : train_rm(net, net->x, y, n, opt);

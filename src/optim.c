@@ -32,7 +32,20 @@ int tf_optim_create(tf_optim_t *opt, const tf_config_t *cfg, size_t n, tf_err_t 
   opt->beta1 = (float)cfg->beta1;
   opt->beta2 = (float)cfg->beta2;
   opt->eps = (float)cfg->eps;
+  opt->weight_decay = (float)cfg->weight_decay;
+  opt->nesterov = cfg->nesterov != 0;
+  opt->base_lr = cfg->lr;
+  opt->gamma = cfg->gamma;
+  opt->warmup = cfg->warmup;
+  opt->n_milestones = cfg->n_milestones < 0 ? 0
+                      : cfg->n_milestones > TF_MAX_MILESTONES ? TF_MAX_MILESTONES
+                                                              : cfg->n_milestones;
+  memcpy(opt->milestones, cfg->milestones, sizeof opt->milestones);
   opt->n = n;
+  if (opt->weight_decay != 0.0f) {
+    opt->gd = alloc_state(n);
+    if (opt->gd == NULL) goto fail_nomem;
+  }
   if (opt->kind == TF_OPT_MOMENTUM || opt->kind == TF_OPT_ADAM) {
     opt->m = alloc_state(n);
     if (opt->m == NULL) goto fail_nomem;
@@ -52,6 +65,7 @@ void tf_optim_free(tf_optim_t *opt) {
   if (opt == NULL) return;
   free(opt->m);
   free(opt->v);
+  free(opt->gd);
   memset(opt, 0, sizeof *opt);
 }
 
@@ -59,6 +73,19 @@ void tf_optim_reset(tf_optim_t *opt) {
   if (opt->m != NULL) memset(opt->m, 0, opt->n * sizeof(float));
   if (opt->v != NULL) memset(opt->v, 0, opt->n * sizeof(float));
   opt->t = 0;
+}
+
+double tf_optim_lr_at(const tf_optim_t *opt, long iteration) {
+  double factor = 1.0;
+  for (int i = 0; i < opt->n_milestones; i++)
+    if (opt->milestones[i] <= iteration) factor *= opt->gamma;
+  if (opt->warmup > 0 && iteration < opt->warmup)
+    factor *= (double)iteration / (double)opt->warmup;
+  return opt->base_lr * factor;
+}
+
+void tf_optim_schedule(tf_optim_t *opt, long iteration) {
+  opt->lr = (float)tf_optim_lr_at(opt, iteration);
 }
 
 /* Adam's bias corrections 1 - beta^t are formed in double because the subtraction cancels (for
@@ -138,6 +165,33 @@ static TF_CLONES void momentum_plain(size_t n, float lr, float mu, float *restri
   });
 }
 
+/* PyTorch's Nesterov step: the update is g + mu * m with m already updated. */
+static TF_CLONES void nesterov_masked(size_t n, float lr, float mu, float *restrict p,
+                                      const float *restrict g, const float *restrict mask,
+                                      float *restrict m) {
+  SPLIT_LOOP(n, i, {
+    uint32_t keep = keep_bits(mask[i]);
+    float mi = momentum_m(mu, m[i], g[i]);
+    p[i] = masked(p[i] - lr * (g[i] + mu * mi), keep);
+    m[i] = masked(mi, keep);
+  });
+}
+
+static TF_CLONES void nesterov_plain(size_t n, float lr, float mu, float *restrict p,
+                                     const float *restrict g, float *restrict m) {
+  SPLIT_LOOP(n, i, {
+    float mi = momentum_m(mu, m[i], g[i]);
+    p[i] = p[i] - lr * (g[i] + mu * mi);
+    m[i] = mi;
+  });
+}
+
+/* g + wd * p into gd: the L2 term, formed once so every kernel above sees it as its gradient. */
+static TF_CLONES void decayed(size_t n, float wd, const float *restrict p, const float *restrict g,
+                              float *restrict gd) {
+  SPLIT_LOOP(n, i, { gd[i] = g[i] + wd * p[i]; });
+}
+
 /* The per-step scalars of Adam. */
 typedef struct adam_coef {
   float b1, b2, ob1, ob2, eps, step, vscale;
@@ -178,6 +232,10 @@ static TF_CLONES void adam_plain(size_t n, adam_coef_t c, float *restrict p,
 
 void tf_optim_update(tf_optim_t *opt, size_t off, float *p, const float *g, const float *mask,
                      size_t count) {
+  if (opt->gd != NULL) {
+    decayed(count, opt->weight_decay, p, g, opt->gd + off);
+    g = opt->gd + off;
+  }
   switch (opt->kind) {
     case TF_OPT_SGD:
       if (mask != NULL)
@@ -186,7 +244,11 @@ void tf_optim_update(tf_optim_t *opt, size_t off, float *p, const float *g, cons
         sgd_plain(count, opt->lr, p, g);
       break;
     case TF_OPT_MOMENTUM:
-      if (mask != NULL)
+      if (opt->nesterov && mask != NULL)
+        nesterov_masked(count, opt->lr, opt->momentum, p, g, mask, opt->m + off);
+      else if (opt->nesterov)
+        nesterov_plain(count, opt->lr, opt->momentum, p, g, opt->m + off);
+      else if (mask != NULL)
         momentum_masked(count, opt->lr, opt->momentum, p, g, mask, opt->m + off);
       else
         momentum_plain(count, opt->lr, opt->momentum, p, g, opt->m + off);
@@ -216,12 +278,13 @@ void tf_optim_step_naive(tf_optim_t *opt, float *params, const float *grads, con
   for (size_t i = 0; i < opt->n; i++) {
     float g = grads[i];
     float p = params[i];
+    if (opt->weight_decay != 0.0f) g = g + opt->weight_decay * p;
     if (opt->kind == TF_OPT_SGD) {
       p = p - opt->lr * g;
     } else if (opt->kind == TF_OPT_MOMENTUM) {
       float m = opt->momentum * opt->m[i] + g;
       if (fabsf(m) < FLT_MIN) m = 0.0f;
-      p = p - opt->lr * m;
+      p = opt->nesterov ? p - opt->lr * (g + opt->momentum * m) : p - opt->lr * m;
       opt->m[i] = mask[i] != 0.0f ? m : 0.0f;
     } else if (opt->kind == TF_OPT_ADAM) {
       float m = opt->beta1 * opt->m[i] + (1.0f - opt->beta1) * g;

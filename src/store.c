@@ -9,6 +9,7 @@
 
 #include "mpi_util.h"
 #include "store_internal.h"
+#include "ticketfarm/platform.h"
 #include "tf_config.h"
 
 /* h5netcdf/netCDF-4 convention for a dimension that has no coordinate values. */
@@ -416,6 +417,54 @@ static int file_open(tf_store_t *st, MPI_Comm comm, int create, tf_err_t *err) {
   return 0;
 }
 
+/* Collective: records the platform of run `run` (rank 0's, as attributes are written
+ * collectively with one value) in the /runtime attributes runN_processor, runN_openblas_core and
+ * runN_openblas_config; notes in st->platform_change the first earlier run that computed on
+ * another processor model or OpenBLAS core type (files from before these attributes have none
+ * to compare). */
+static int record_platform(tf_store_t *st, hid_t runtime, int run, MPI_Comm comm, tf_err_t *err) {
+  tf_platform_t now;
+  tf_platform_probe(&now);
+  MPI_Bcast(&now, (int)sizeof now, MPI_CHAR, 0, comm);
+  static const char *const facts[3] = {"processor", "openblas_core", "openblas_config"};
+  st->platform_change[0] = '\0';
+  for (int r = 1; r < run && st->platform_change[0] == '\0'; r++) {
+    tf_platform_t then;
+    memset(&then, 0, sizeof then);
+    char *got[3] = {NULL, NULL, NULL};
+    for (int f = 0; f < 2; f++) {
+      char name[48];
+      snprintf(name, sizeof name, "run%d_%s", r, facts[f]);
+      got[f] = tf__h5_read_attr_str(runtime, name);
+    }
+    if (got[0] != NULL && got[1] != NULL) {
+      snprintf(then.processor, sizeof then.processor, "%s", got[0]);
+      snprintf(then.blas_core, sizeof then.blas_core, "%s", got[1]);
+      if (tf_platform_differs(&then, &now))
+        snprintf(st->platform_change, sizeof st->platform_change,
+                 "run %d computed on %s (OpenBLAS core %s), this run on %s (OpenBLAS core %s): "
+                 "dense layers use OpenBLAS SGEMM, whose kernels differ by processor, so the "
+                 "results may not be bit-identical to an uninterrupted run",
+                 r, then.processor, then.blas_core, now.processor, now.blas_core);
+    }
+    free(got[0]);
+    free(got[1]);
+  }
+  const char *values[3] = {now.processor, now.blas_core, now.blas_config};
+  herr_t rc = 0;
+  for (int f = 0; f < 3 && rc >= 0; f++) {
+    char name[48];
+    snprintf(name, sizeof name, "run%d_%s", run, facts[f]);
+    rc = tf__h5_attr_str(runtime, name, values[f]);
+  }
+  if (rc < 0) return tf__h5_fail(err, "%s: cannot record this run's platform in /runtime", st->path);
+  return 0;
+}
+
+const char *tf_store_platform_change(const tf_store_t *st) {
+  return st != NULL && st->platform_change[0] != '\0' ? st->platform_change : NULL;
+}
+
 int tf_store_create(tf_store_t **out, const char *path, MPI_Comm comm, const tf_sweep_t *sw,
                     tf_err_t *err) {
   *out = NULL;
@@ -455,6 +504,7 @@ int tf_store_create(tf_store_t **out, const char *path, MPI_Comm comm, const tf_
     }
     MPI_Bcast(created, sizeof created, MPI_CHAR, 0, comm);
     rc = build(st, &lay, ax, n_axes, n_ranks, created, err);
+    if (rc == 0) rc = record_platform(st, lay.group[G_RUNTIME], 1, comm, err);
     if (rc == 0) rc = write_cf_conventions(st, &lay, ax, n_axes, err);
     if (rc == 0 && rank == 0) rc = write_fixed(st, &lay, ax, n_axes, err);
     rc = tf__agree(comm, rc, err, "creating the results file");
@@ -601,7 +651,7 @@ static int check_read_only(const tf_store_t *st, tf_err_t *err) {
 /* Collective: adds this run to the /runtime attribute "runs". The group stays open while the
  * attribute is written: HDF5 1.10 cannot write an attribute opened with H5Aopen_by_name
  * ("can't locate open attribute?"). */
-static int count_run(tf_store_t *st, tf_err_t *err) {
+static int count_run(tf_store_t *st, MPI_Comm comm, tf_err_t *err) {
   hid_t g = H5Gopen2(st->file, "runtime", H5P_DEFAULT);
   hid_t a = g < 0 ? H5I_INVALID_HID : H5Aopen(g, "runs", H5P_DEFAULT);
   int runs = 0;
@@ -610,10 +660,14 @@ static int count_run(tf_store_t *st, tf_err_t *err) {
   if (rc >= 0) rc = H5Awrite(a, H5T_NATIVE_INT, &runs);
   hid_t stack = tf__h5_stack_keep(rc < 0);
   if (a >= 0) H5Aclose(a);
-  if (g >= 0) H5Gclose(g);
   tf__h5_stack_restore(stack);
-  if (rc < 0) return tf__h5_fail(err, "%s: cannot count this run in /runtime", st->path);
-  return 0;
+  int out = 0;
+  if (rc < 0)
+    out = tf__h5_fail(err, "%s: cannot count this run in /runtime", st->path);
+  else
+    out = record_platform(st, g, runs, comm, err);
+  if (g >= 0) H5Gclose(g);
+  return out;
 }
 
 int tf_store_open(tf_store_t **out, const char *path, MPI_Comm comm, const tf_sweep_t *sw,
@@ -630,7 +684,7 @@ int tf_store_open(tf_store_t **out, const char *path, MPI_Comm comm, const tf_sw
   if (rc == 0) rc = file_open(st, comm, 0, err);
   if (rc == 0) rc = open_datasets(st, st->file, st->dset, err);
   rc = tf__agree(comm, rc, err, "opening the results file");
-  if (rc == 0) rc = tf__agree(comm, count_run(st, err), err, "opening the results file");
+  if (rc == 0) rc = tf__agree(comm, count_run(st, comm, err), err, "opening the results file");
   if (rc == 0 && H5Fflush(st->file, H5F_SCOPE_GLOBAL) < 0)
     rc = tf__h5_fail(err, "%s: cannot flush after opening", path);
   if (rc < 0) {

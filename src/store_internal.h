@@ -112,6 +112,7 @@ struct tf_store {
   hid_t str_host, str_reason;
   hid_t dset[DS_COUNT]; /* H5I_INVALID_HID for weights no task records */
   unsigned char *row;   /* scratch for one padded row */
+  char platform_change[1024]; /* tf_store_platform_change's note; "" when none */
 };
 
 /* A results file open read-only for the serial readers (and tf_store_open's checks). */

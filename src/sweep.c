@@ -273,7 +273,8 @@ static int unknown_grid_key(const parse_t *p, const node_t *key, const node_t *v
 static int walk_axis(parse_t *p, key_id_t k, const node_t *key, const node_t *list) {
   const char *path = tf__sweep_key_docs[k].key;
   char got[80];
-  const char *example = k == KEY_HIDDEN ? "[[300, 100], [500, 300]]"
+  const char *example = k == KEY_HIDDEN       ? "[[300, 100], [500, 300]]"
+                        : k == KEY_MILESTONES ? "[[20000, 30000], []]"
                         : k == KEY_INIT ? "[glorot_normal, he_normal]"
                                         : "[a, b, c]";
   if (list->kind != NODE_SEQ)
@@ -281,10 +282,10 @@ static int walk_axis(parse_t *p, key_id_t k, const node_t *key, const node_t *li
                           example, tf__yaml_describe(list, got, sizeof got));
   if (list->n == 0)
     return tf__sweep_fail(p, list, "grid: %s: the list is empty; give at least one value", path);
-  if (k == KEY_HIDDEN && list->items[0]->kind != NODE_SEQ)
-    return tf__sweep_fail(p, list->items[0],
-                          "grid: %s: each value is a list of layer widths, as in %s; got %s", path,
-                          example, tf__yaml_describe(list->items[0], got, sizeof got));
+  if ((k == KEY_HIDDEN || k == KEY_MILESTONES) && list->items[0]->kind != NODE_SEQ)
+    return tf__sweep_fail(p, list->items[0], "grid: %s: each value is a list of %s, as in %s; got %s",
+                          path, k == KEY_HIDDEN ? "layer widths" : "iterations", example,
+                          tf__yaml_describe(list->items[0], got, sizeof got));
   axis_t *ax = &p->sw->axes[p->sw->n_axes];
   ax->key = k;
   ax->line = key->line;

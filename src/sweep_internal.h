@@ -15,6 +15,7 @@ typedef enum {
   KEY_NAME,
   KEY_DATASET,
   KEY_VALIDATION,
+  KEY_NORMALIZE,
   KEY_HIDDEN,
   KEY_OPTIMIZER,
   KEY_LR,
@@ -22,6 +23,11 @@ typedef enum {
   KEY_BETA1,
   KEY_BETA2,
   KEY_EPS,
+  KEY_WEIGHT_DECAY,
+  KEY_NESTEROV,
+  KEY_WARMUP,
+  KEY_MILESTONES,
+  KEY_GAMMA,
   KEY_BATCH,
   KEY_ITERATIONS,
   KEY_EVAL_EVERY,
@@ -47,6 +53,7 @@ typedef enum {
   VT_INT,
   VT_REAL,
   VT_HIDDEN,
+  VT_MILESTONES,
   VT_INIT,
   VT_WEIGHTS,
   VT_GRID
@@ -70,8 +77,8 @@ typedef struct value {
   long long i; /* VT_INT; the index of a VT_CHOICE; the TF_RECORD_* bits of VT_WEIGHTS */
   double r;    /* VT_REAL */
   tf_init_spec_t init;
-  int n; /* VT_HIDDEN */
-  int list[TF_MAX_HIDDEN];
+  int n; /* VT_HIDDEN, VT_MILESTONES */
+  int list[TF_MAX_HIDDEN > TF_MAX_MILESTONES ? TF_MAX_HIDDEN : TF_MAX_MILESTONES];
   char s[TF_NAME_MAX]; /* VT_TEXT, VT_DATASET */
 } value_t;
 

@@ -23,6 +23,12 @@ const tf_sweep_key_t tf__sweep_key_docs[KEY_COUNT] = {
     {"data.validation", "integer", "5000",
      "Images held out of the training set to find the early-stopping iteration: at least 1 "
      "and fewer than the dataset's training images."},
+    {"data.normalize", "string", "unit",
+     "How pixels p become inputs: unit (p / 255, in [0, 1]), standardize ((p / 255 - mean) / "
+     "std with the training split's mean and standard deviation over every pixel, for the "
+     "validation and test images too; near open_lth's 0.1307/0.3081, the pair of all 60,000 "
+     "MNIST training images) or l2 (p / 255 scaled "
+     "to unit L2 norm per image, as Frankle's TF code)."},
     {"model.hidden", "list of integers", "[300, 100]",
      "Hidden layer widths, 0 to 8 layers of 1 to 100000 units; the input and output sizes "
      "come from the dataset."},
@@ -33,6 +39,22 @@ const tf_sweep_key_t tf__sweep_key_docs[KEY_COUNT] = {
     {"train.beta1", "real", "0.9", "Adam's decay rate of the gradient mean, in [0, 1)."},
     {"train.beta2", "real", "0.999", "Adam's decay rate of the squared gradient mean, in [0, 1)."},
     {"train.eps", "real", "1.0e-8", "Adam's term added to the denominator, greater than 0."},
+    {"train.weight_decay", "real", "0",
+     "L2 coefficient, at least 0: weight_decay * p is added to the gradient of every weight "
+     "and bias before the optimiser's step, as PyTorch's SGD and Adam weight_decay (not "
+     "AdamW); pruned weights stay exactly 0."},
+    {"train.nesterov", "boolean", "false",
+     "Nesterov momentum, as PyTorch's SGD(nesterov=True): p -= lr * (g + momentum * m); used "
+     "by the momentum optimiser only."},
+    {"train.warmup", "integer", "0",
+     "Iterations of linear learning-rate warm-up, at most train.iterations: iteration i < "
+     "warmup (from 0) uses lr * i / warmup, as open_lth."},
+    {"train.milestones", "list of integers", "[]",
+     "Iterations, strictly increasing, below train.iterations and at most 8, at each of which "
+     "the learning rate is multiplied by train.gamma (iteration i uses gamma^(milestones <= "
+     "i)), as PyTorch's MultiStepLR; a round rewound to k resumes the schedule at k."},
+    {"train.gamma", "real", "0.1",
+     "Factor applied to the learning rate at each of train.milestones, in (0, 1]."},
     {"train.batch", "integer", "60",
      "Images per minibatch, at least 1 and at most the training images left after "
      "data.validation."},
@@ -52,7 +74,9 @@ const tf_sweep_key_t tf__sweep_key_docs[KEY_COUNT] = {
     {"init", "string", "glorot_normal",
      "The weight initialiser: glorot_normal, glorot_uniform, he_normal, he_uniform, "
      "lecun_normal, lecun_uniform, orthogonal(gain), truncated_normal(sigma), normal(sigma), "
-     "uniform(a) or signed_constant, the parameter optional."},
+     "uniform(a), signed_constant, or Keras's truncated glorot_normal_truncated, "
+     "he_normal_truncated and lecun_normal_truncated (variance kept, cut at 2 sigma; TF1's "
+     "xavier_initializer(uniform=False) is glorot_normal_truncated), the parameter optional."},
     {"prune.rounds", "integer", "20",
      "Pruning rounds after the dense round 0, 0 to 1000; round r trains the net left after r "
      "prunings."},
@@ -91,6 +115,8 @@ static const char *test_eval_name(int i) {
   return tf_config_test_eval_name((tf_test_eval_t)i);
 }
 static const char *control_name(int i) { return tf_config_control_name((tf_control_t)i); }
+static const char *normalize_name(int i) { return tf_config_normalize_name((tf_normalize_t)i); }
+static const char *boolean_name(int i) { return i ? "true" : "false"; }
 
 #define RULE_INT(lo, hi) {VT_INT, 1, lo, hi, 0, 0, 0, 0, NULL, NULL, 0}
 #define RULE_REAL(lo, hi, lo_open, hi_open) {VT_REAL, 1, 0, 0, lo, hi, lo_open, hi_open, NULL, NULL, 0}
@@ -101,6 +127,7 @@ const key_rule_t tf__sweep_key_rules[KEY_COUNT] = {
     [KEY_NAME] = RULE_OTHER(VT_TEXT, 0),
     [KEY_DATASET] = RULE_OTHER(VT_DATASET, 1),
     [KEY_VALIDATION] = RULE_INT(1, INT_MAX),
+    [KEY_NORMALIZE] = RULE_CHOICE("normalization", normalize_name, TF_NORMALIZE_COUNT),
     [KEY_HIDDEN] = RULE_OTHER(VT_HIDDEN, 1),
     [KEY_OPTIMIZER] = RULE_CHOICE("optimizer", optimizer_name, TF_OPT_COUNT),
     [KEY_LR] = RULE_REAL(0, INFINITY, 1, 1),
@@ -108,6 +135,11 @@ const key_rule_t tf__sweep_key_rules[KEY_COUNT] = {
     [KEY_BETA1] = RULE_REAL(0, 1, 0, 1),
     [KEY_BETA2] = RULE_REAL(0, 1, 0, 1),
     [KEY_EPS] = RULE_REAL(0, INFINITY, 1, 1),
+    [KEY_WEIGHT_DECAY] = RULE_REAL(0, INFINITY, 0, 1),
+    [KEY_NESTEROV] = RULE_CHOICE("boolean", boolean_name, 2),
+    [KEY_WARMUP] = RULE_INT(0, LONG_COUNT_MAX),
+    [KEY_MILESTONES] = RULE_OTHER(VT_MILESTONES, 1),
+    [KEY_GAMMA] = RULE_REAL(0, 1, 1, 0),
     [KEY_BATCH] = RULE_INT(1, INT_MAX),
     [KEY_ITERATIONS] = RULE_INT(1, LONG_COUNT_MAX),
     [KEY_EVAL_EVERY] = RULE_INT(1, INT_MAX),
@@ -278,6 +310,26 @@ int tf__sweep_value_read(const parse_t *p, key_id_t key, const node_t *n, value_
       v->n = (int)n->n;
       return 0;
     }
+    case VT_MILESTONES: {
+      if (n->kind != NODE_SEQ)
+        return tf__sweep_fail(p, n,
+                              "%s: expected a list of iterations such as [20000, 30000], got %s",
+                              path, tf__yaml_describe(n, got, sizeof got));
+      if (n->n > TF_MAX_MILESTONES)
+        return tf__sweep_fail(p, n, "%s: at most %d milestones, got %zu", path,
+                              TF_MAX_MILESTONES, n->n);
+      for (size_t i = 0; i < n->n; i++) {
+        long long it = 0;
+        int rc = read_int(p, n->items[i], path, "an integer iteration", 1, LONG_COUNT_MAX, &it);
+        if (rc != 0) return rc;
+        if (i > 0 && it <= v->list[i - 1])
+          return tf__sweep_fail(p, n->items[i], "%s: milestones must increase strictly, got %lld "
+                                "after %d", path, it, v->list[i - 1]);
+        v->list[i] = (int)it;
+      }
+      v->n = (int)n->n;
+      return 0;
+    }
     case VT_INIT: {
       int rc = read_string(p, n, path, "an initialiser such as glorot_normal or normal(0.1)", 256);
       if (rc != 0) return rc;
@@ -318,6 +370,7 @@ void tf__sweep_value_apply(key_id_t key, const value_t *v, tf_config_t *cfg) {
       cfg->dataset[sizeof cfg->dataset - 1] = '\0';
       break;
     case KEY_VALIDATION: cfg->validation = (int)v->i; break;
+    case KEY_NORMALIZE: cfg->normalize = (tf_normalize_t)v->i; break;
     case KEY_HIDDEN:
       cfg->n_hidden = v->n;
       memcpy(cfg->hidden, v->list, sizeof cfg->hidden);
@@ -328,6 +381,14 @@ void tf__sweep_value_apply(key_id_t key, const value_t *v, tf_config_t *cfg) {
     case KEY_BETA1: cfg->beta1 = v->r; break;
     case KEY_BETA2: cfg->beta2 = v->r; break;
     case KEY_EPS: cfg->eps = v->r; break;
+    case KEY_WEIGHT_DECAY: cfg->weight_decay = v->r; break;
+    case KEY_NESTEROV: cfg->nesterov = (int)v->i; break;
+    case KEY_WARMUP: cfg->warmup = (long)v->i; break;
+    case KEY_MILESTONES:
+      cfg->n_milestones = v->n;
+      for (int i = 0; i < TF_MAX_MILESTONES; i++) cfg->milestones[i] = i < v->n ? v->list[i] : 0;
+      break;
+    case KEY_GAMMA: cfg->gamma = v->r; break;
     case KEY_BATCH: cfg->batch = (int)v->i; break;
     case KEY_ITERATIONS: cfg->iterations = (long)v->i; break;
     case KEY_EVAL_EVERY: cfg->eval_every = (int)v->i; break;
@@ -359,14 +420,15 @@ void tf__sweep_value_text(key_id_t key, const value_t *v, char *buf, size_t size
     case VT_REAL: tf_text_real(v->r, buf, size); break;
     case VT_INIT: tf_init_format(&v->init, buf, size); break;
     case VT_HIDDEN:
+    case VT_MILESTONES:
     case VT_WEIGHTS: {
       size_t used = 0;
-      int count = rule->type == VT_HIDDEN ? v->n : 3;
+      int count = rule->type != VT_WEIGHTS ? v->n : 3;
       const char *sep = "";
       used += (size_t)snprintf(buf, size, "[");
       for (int i = 0; i < count && used < size; i++) {
         if (rule->type == VT_WEIGHTS && !(v->i & snapshot_bits[i])) continue;
-        if (rule->type == VT_HIDDEN)
+        if (rule->type != VT_WEIGHTS)
           used += (size_t)snprintf(buf + used, size - used, "%s%d", sep, v->list[i]);
         else
           used += (size_t)snprintf(buf + used, size - used, "%s%s", sep, snapshot_names[i]);
@@ -389,6 +451,7 @@ int tf__sweep_value_cmp(value_type_t type, const value_t *a, const value_t *b) {
     case VT_TEXT:
     case VT_DATASET: return strcmp(a->s, b->s);
     case VT_HIDDEN:
+    case VT_MILESTONES:
       if (a->n != b->n) return (a->n > b->n) - (a->n < b->n);
       for (int i = 0; i < a->n; i++)
         if (a->list[i] != b->list[i]) return (a->list[i] > b->list[i]) - (a->list[i] < b->list[i]);

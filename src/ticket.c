@@ -28,6 +28,7 @@ typedef struct ticket {
   tf_net_t net;
   tf_optim_t opt;
   tf_split_t split;
+  tf_data_norm_t norm; /* data.normalize's map, applied to every gathered batch */
   int32_t *test_idx;   /* (n_test): 0..n_test-1, so test images gather like validation ones */
   int32_t *order;      /* (n_train split): the current epoch's permutation */
   long order_epoch;    /* epoch whose permutation `order` holds; -1 = none */
@@ -69,6 +70,15 @@ static int draw_init(const tf_config_t *cfg, const tf_net_t *net, float *params,
   return 0;
 }
 
+/* Images idx[0..count) of `images` (the dataset's training or test set) into the net's input,
+ * normalized as data.normalize says, and their labels into t->y. */
+static void gather(ticket_t *t, const tf_images_t *images, const int32_t *idx, int count) {
+  tf_net_gather(&t->net, images, idx, count, t->y);
+  if (!t->norm.active) return;
+  const float *image_scale = images == &t->data->train ? t->norm.train_scale : t->norm.test_scale;
+  tf_net_normalize(&t->net, idx, count, t->norm.scale, t->norm.shift, image_scale);
+}
+
 /* The batch of training iteration `it`: epochs are permutations of the training split from
  * TF_STREAM_ORDER(seed, epoch), cut into floor(n_train / batch) batches (the remainder is not
  * used in that epoch). The order depends on the seed only, so every initialiser and control of a
@@ -85,7 +95,7 @@ static void gather_batch(ticket_t *t, long it) {
     t->order_epoch = epoch;
   }
   const long pos = (it % per_epoch) * batch;
-  tf_net_gather(&t->net, &t->data->train, t->order + pos, batch, t->y);
+  gather(t, &t->data->train, t->order + pos, batch);
 }
 
 /* Mean loss and accuracy of the net over images idx[0..n) of `images`. */
@@ -95,7 +105,7 @@ static int evaluate(ticket_t *t, const tf_images_t *images, const int32_t *idx, 
   long correct = 0;
   for (int32_t i = 0; i < n; i += EVAL_CHUNK) {
     int count = n - i < EVAL_CHUNK ? (int)(n - i) : EVAL_CHUNK;
-    tf_net_gather(&t->net, images, idx + i, count, t->y);
+    gather(t, images, idx + i, count);
     tf_net_eval_batch(&t->net, t->y, count, &loss_sum, &correct);
     int rc = sink_poll(t->sink);
     if (rc != 0) return rc;
@@ -130,7 +140,8 @@ static int eval_point(ticket_t *t, int j, float train_loss, int round, int first
 }
 
 /* Trains the net as it stands (params and mask already set) from iteration `start` up to `end`,
- * each layer on dense or sparse kernels as train.sparse_below and the mask decide, and leaves
+ * the learning rate following its schedule at each iteration (so a round rewound to k resumes
+ * it at k), each layer on dense or sparse kernels as train.sparse_below and the mask decide, and leaves
  * the trained parameters in net->params. With `evaluate_curve`, records evals[start/eval_every
  * ..]. In round 0, copies the parameters at the rewind iteration into theta_k. */
 static int train_round(ticket_t *t, int round, long start, long end, int evaluate_curve,
@@ -153,6 +164,7 @@ static int train_round(ticket_t *t, int round, long start, long end, int evaluat
   long loss_count = 0;
   for (long it = start; it < end; it++) {
     gather_batch(t, it);
+    tf_optim_schedule(&t->opt, it);
     float loss = tf_net_step(net, &t->opt, t->y, cfg->batch);
     if (!isfinite(loss))
       return tf_err_set(err, TF_EDIVERGED, "round %d, iteration %ld: training loss is %g", round,
@@ -276,6 +288,7 @@ static void ticket_free(ticket_t *t) {
   tf_net_free(&t->net);
   tf_optim_free(&t->opt);
   tf_data_split_free(&t->split);
+  tf_data_norm_free(&t->norm);
   free(t->test_idx);
   free(t->order);
   free(t->y);
@@ -333,6 +346,9 @@ static int ticket_setup(ticket_t *t, tf_err_t *err) {
   rc = tf_optim_create(&t->opt, cfg, t->net.n_params, err);
   if (rc < 0) return rc;
   rc = tf_data_split(&t->split, data->train.n, cfg->validation, cfg->seed, err);
+  if (rc < 0) return rc;
+  rc = tf_data_norm_create(&t->norm, (int)cfg->normalize, &data->train, &data->test, &t->split,
+                           err);
   if (rc < 0) return rc;
   const size_t np = t->net.n_params;
   t->n_evals = shape.n_evals;

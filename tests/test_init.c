@@ -132,6 +132,35 @@ static void test_init_truncated_normal_cuts_at_two_sigma_without_rescaling(void)
   }
 }
 
+/* Keras's truncated VarianceScaling: sigma = sqrt(scale / fan) / 0.87962566103423978, cut at
+ * 2 sigma, so the draws keep the variance scale / fan of the untruncated kind. */
+static void check_truncated_keeps_variance(tf_init_kind_t kind, double (*std_of)(shape_t)) {
+  double phi2 = exp(-2.0) / sqrt(2 * 3.14159265358979323846), mass = erf(2 / sqrt(2.0));
+  double var1 = 1 - 2 * 2 * phi2 / mass;
+  double m4 = 3 - 2 * (8 + 3 * 2) * phi2 / mass;
+  for (int s = 0; s < NSHAPES; s++) {
+    shape_t sh = shapes[s];
+    size_t n = (size_t)sh.fan_out * (size_t)sh.fan_in;
+    float *w = fill(kind, NAN, sh.fan_out, sh.fan_in, 400 + (uint64_t)s);
+    double sd = std_of(sh), sigma = sd / 0.87962566103423978;
+    moments_t m = moments_of(w, n);
+    ASSERT(m.max_abs <= (float)(2 * sigma));
+    ASSERT(m.max_abs > 1.99 * sigma);
+    ASSERT_NEAR(m.mean, 0.0, 5 * sd / sqrt((double)n));
+    /* Var(w^2) = sigma^4 (m4 - var1^2) */
+    double s4 = sigma * sigma * sigma * sigma;
+    ASSERT_NEAR(m.var, sd * sd, 5 * sqrt(s4 * (m4 - var1 * var1) / (double)n));
+    free(w);
+  }
+}
+
+static void test_init_truncated_kinds_keep_the_formula_variance_and_cut_at_two_sigma(void) {
+  check_truncated_keeps_variance(TF_INIT_GLOROT_NORMAL_TRUNCATED, glorot_normal_std);
+  check_truncated_keeps_variance(TF_INIT_HE_NORMAL_TRUNCATED, he_normal_std);
+  check_truncated_keeps_variance(TF_INIT_LECUN_NORMAL_TRUNCATED, lecun_normal_std);
+  ASSERT(isnan(tf_init_default_param(TF_INIT_HE_NORMAL_TRUNCATED)));
+}
+
 static void test_init_signed_constant_is_exactly_plus_minus_c(void) {
   for (int s = 0; s < NSHAPES; s++) {
     shape_t sh = shapes[s];
@@ -251,7 +280,9 @@ static void test_init_same_seed_gives_proportional_weights(void) {
 static void test_init_names_follow_enum_order(void) {
   const char *want[] = {"glorot_normal", "glorot_uniform", "he_normal",      "he_uniform",
                         "lecun_normal",  "lecun_uniform",  "orthogonal",     "truncated_normal",
-                        "normal",        "uniform",        "signed_constant"};
+                        "normal",        "uniform",        "signed_constant",
+                        "glorot_normal_truncated", "he_normal_truncated",
+                        "lecun_normal_truncated"};
   ASSERT_INT_EQ(sizeof want / sizeof want[0], TF_INIT_COUNT);
   for (int k = 0; k < TF_INIT_COUNT; k++)
     ASSERT(strcmp(tf_init_name((tf_init_kind_t)k), want[k]) == 0);
@@ -321,7 +352,7 @@ static void test_init_parse_rejects_bad_names_and_params(void) {
   expect_parse_error("he_norml", "unknown initialiser 'he_norml' — did you mean 'he_normal'?");
   expect_parse_error("glorot_uniorm(2)", "did you mean 'glorot_uniform'?");
   expect_parse_error("xavier", "unknown initialiser 'xavier' (valid: glorot_normal, ");
-  expect_parse_error("xavier", "signed_constant)");
+  expect_parse_error("xavier", "lecun_normal_truncated)");
   expect_parse_error("normal(-1)", "must be finite and > 0");
   expect_parse_error("normal(0)", "must be finite and > 0");
   expect_parse_error("normal(inf)", "must be finite and > 0");
@@ -356,6 +387,7 @@ int main(void) {
   RUN(test_init_uniform_kinds_have_formula_bounds_and_variance);
   RUN(test_init_default_params_are_used_when_param_is_nan);
   RUN(test_init_truncated_normal_cuts_at_two_sigma_without_rescaling);
+  RUN(test_init_truncated_kinds_keep_the_formula_variance_and_cut_at_two_sigma);
   RUN(test_init_signed_constant_is_exactly_plus_minus_c);
   RUN(test_init_orthogonal_has_orthonormal_rows_or_columns);
   RUN(test_init_orthogonal_is_sign_corrected_q_of_the_drawn_gaussian);

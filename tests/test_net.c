@@ -6,7 +6,10 @@
 
 #include <stdint.h>
 
+#include "ticketfarm/config.h"
+#include "ticketfarm/data.h"
 #include "ticketfarm/prune.h"
+#include "ticketfarm/sparse.h"
 
 #include "test.h"
 
@@ -463,6 +466,79 @@ static void test_net_gather_feature_major_blocks_hold_the_row_major_values(void)
 /* Sparse and dense plans give the same loss and gradients within float rounding (1e-6 of the
  * loss, 1e-5 of a layer's largest gradient), for a 60-example batch (one block) and a
  * 150-example one (three blocks), and the same evaluation. */
+/* Input (i, k) of the last gather of `count` images, in either layout. */
+static float input_at(const tf_net_t *net, int count, int i, int k) {
+  const int dim = net->sizes[0];
+  if (!net->feature_major) return net->x[(size_t)i * dim + k];
+  const int first = i / 64 * 64, in_block = count - first < 64 ? count - first : 64;
+  const int lanes = (in_block + TF_SPARSE_LANES - 1) / TF_SPARSE_LANES * TF_SPARSE_LANES;
+  return net->x[(size_t)first * dim + (size_t)k * lanes + (i - first)];
+}
+
+/* data.normalize through the gather of both layouts: standardize gives inputs of mean 0 and
+ * variance 1 over the training split's images (its statistics also map the held-out ones), l2
+ * gives every image norm 1, unit changes nothing (the gather's own p / 255). */
+static void test_net_normalized_inputs_have_the_promised_moments(void) {
+  enum { N = 1000, D = 784, B = 100 };
+  synth_t sy;
+  synth_make(&sy, N, D);
+  tf_split_t split;
+  ASSERT_INT_EQ(tf_data_split(&split, N, 200, 1, NULL), 0);
+  tf_data_norm_t unit, standard, l2;
+  ASSERT_INT_EQ(tf_data_norm_create(&unit, TF_NORMALIZE_UNIT, &sy.im, &sy.im, &split, NULL), 0);
+  ASSERT_INT_EQ(unit.active, 0);
+  ASSERT(unit.train_scale == NULL && unit.test_scale == NULL);
+  ASSERT_INT_EQ(tf_data_norm_create(&standard, TF_NORMALIZE_STANDARDIZE, &sy.im, &sy.im, &split,
+                                    NULL), 0);
+  ASSERT_INT_EQ(tf_data_norm_create(&l2, TF_NORMALIZE_L2, &sy.im, &sy.im, &split, NULL), 0);
+  ASSERT(standard.active && l2.active && l2.train_scale != NULL);
+  tf_net_t net;
+  lenet_pruned(&net, B, 0.1, 1.0);
+  int32_t y[B];
+  for (int plan = 0; plan < 2; plan++) {
+    ASSERT_INT_EQ(tf_net_plan(&net, plan ? 0.3 : 0.0, NULL), 0);
+    ASSERT_INT_EQ(net.feature_major, plan);
+    double sum = 0, sum2 = 0, worst_norm = 0;
+    for (int32_t first = 0; first < split.n_train; first += B) {
+      const int count = split.n_train - first < B ? split.n_train - first : B;
+      const int32_t *idx = split.train_idx + first;
+      tf_net_gather(&net, &sy.im, idx, count, y);
+      tf_net_normalize(&net, idx, count, standard.scale, standard.shift, NULL);
+      for (int i = 0; i < count; i++)
+        for (int k = 0; k < D; k++) {
+          double x = input_at(&net, count, i, k);
+          sum += x;
+          sum2 += x * x;
+        }
+      tf_net_gather(&net, &sy.im, idx, count, y);
+      tf_net_normalize(&net, idx, count, l2.scale, l2.shift, l2.train_scale);
+      for (int i = 0; i < count; i++) {
+        double n2 = 0;
+        for (int k = 0; k < D; k++) n2 += (double)input_at(&net, count, i, k) * input_at(&net, count, i, k);
+        worst_norm = fmax(worst_norm, fabs(sqrt(n2) - 1.0));
+      }
+    }
+    const double cells = (double)split.n_train * D, mean = sum / cells;
+    ASSERT_NEAR(mean, 0.0, 1e-5);
+    ASSERT_NEAR(sum2 / cells - mean * mean, 1.0, 1e-5);
+    ASSERT(worst_norm < 1e-5);
+    /* a held-out image is mapped by the training split's pair */
+    const int32_t v = split.val_idx[0];
+    tf_net_gather(&net, &sy.im, &v, 1, y);
+    tf_net_normalize(&net, &v, 1, standard.scale, standard.shift, NULL);
+    for (int k = 0; k < D; k++) {
+      float want = (float)sy.im.pixels[(size_t)v * D + k] / 255.0f * standard.scale + standard.shift;
+      ASSERT(input_at(&net, 1, 0, k) == want);
+    }
+  }
+  tf_net_free(&net);
+  tf_data_norm_free(&unit);
+  tf_data_norm_free(&standard);
+  tf_data_norm_free(&l2);
+  tf_data_split_free(&split);
+  synth_free(&sy);
+}
+
 static void test_net_sparse_plan_matches_dense_gradients_and_eval(void) {
   enum { N = 150, D = 784 };
   tf_net_t dense, sparse;
@@ -550,20 +626,31 @@ static void test_net_step_equals_gradient_then_update(void) {
 }
 
 /* The sparse path trains like the dense masked reference: 300 steps of Adam (and 100 of SGD and
- * of momentum) from the same weights and masks give per-step losses within 1e-4 (relative) of
+ * of momentum, and 100 of each with weight decay, Nesterov momentum, warm-up and a step
+ * schedule) from the same weights and masks give per-step losses within 1e-4 (relative) of
  * each other and final weights within 1e-3 of the largest weight (measured: 1e-7 and about
  * 1e-6); pruned weights are exactly +0.0f in both, and pruning both gives the same masks. */
 static void test_net_sparse_training_tracks_dense_reference(void) {
-  enum { B = 60, D = 784 };
+  enum { B = 60, D = 784, VARIANTS = 6 };
   synth_t sy;
   synth_make(&sy, 3000, D);
-  const tf_optimizer_kind_t kinds[3] = {TF_OPT_ADAM, TF_OPT_SGD, TF_OPT_MOMENTUM};
-  const int steps[3] = {300, 100, 100};
-  for (int o = 0; o < 3; o++) {
+  const tf_optimizer_kind_t kinds[VARIANTS] = {TF_OPT_ADAM, TF_OPT_SGD,      TF_OPT_MOMENTUM,
+                                               TF_OPT_ADAM, TF_OPT_SGD,      TF_OPT_MOMENTUM};
+  const int steps[VARIANTS] = {300, 100, 100, 100, 100, 100};
+  for (int o = 0; o < VARIANTS; o++) {
     tf_config_t cfg;
     tf_config_default(&cfg);
     cfg.optimizer = kinds[o];
     cfg.lr = kinds[o] == TF_OPT_ADAM ? 1.2e-3 : 0.05;
+    if (o >= 3) {
+      cfg.weight_decay = 5e-3;
+      cfg.nesterov = 1;
+      cfg.warmup = 20;
+      cfg.n_milestones = 2;
+      cfg.milestones[0] = 50;
+      cfg.milestones[1] = 80;
+      cfg.gamma = 0.5;
+    }
     tf_net_t dense, sparse;
     lenet_pruned(&dense, B, 0.1, 0.5);
     ASSERT_INT_EQ(tf_net_create(&sparse, D, dense.sizes + 1, 2, 10, B, NULL), 0);
@@ -580,6 +667,8 @@ static void test_net_sparse_training_tracks_dense_reference(void) {
       for (int i = 0; i < B; i++) idx[i] = (int32_t)((s * B + i) % 3000);
       tf_net_gather(&dense, &sy.im, idx, B, yd);
       tf_net_gather(&sparse, &sy.im, idx, B, ys);
+      tf_optim_schedule(&od, s);
+      tf_optim_schedule(&os, s);
       float ld = tf_net_step(&dense, &od, yd, B);
       float ls = tf_net_step(&sparse, &os, ys, B);
       worst = fmax(worst, fabs((double)ls - ld) / ld);
@@ -599,10 +688,11 @@ static void test_net_sparse_training_tracks_dense_reference(void) {
       scale = fmax(scale, fabs(dense.params[k]));
       diff = fmax(diff, fabs((double)sparse.params[k] - dense.params[k]));
     }
-    fprintf(stderr, "      %s: loss %.4f -> %.4f, largest relative difference: loss %.2g, "
-            "weights %.2g\n", tf_config_optimizer_name(kinds[o]), first, last, worst,
+    fprintf(stderr, "      %s%s: loss %.4f -> %.4f, largest relative difference: loss %.2g, "
+            "weights %.2g\n", tf_config_optimizer_name(kinds[o]),
+            o >= 3 ? " (decay, nesterov, schedule)" : "", first, last, worst,
             diff / scale);
-    if (kinds[o] == TF_OPT_ADAM) ASSERT(last < 0.8 * first); /* it learns */
+    if (o == 0) ASSERT(last < 0.8 * first); /* it learns */
     ASSERT(worst <= 1e-4);
     ASSERT(diff <= 1e-3 * scale);
     float *md = malloc(dense.n_params * sizeof *md), *ms = malloc(dense.n_params * sizeof *ms);
@@ -634,6 +724,7 @@ int main(void) {
   RUN(test_net_softmax_stable_for_large_logits);
   RUN(test_net_plan_chooses_layers_by_density);
   RUN(test_net_gather_feature_major_blocks_hold_the_row_major_values);
+  RUN(test_net_normalized_inputs_have_the_promised_moments);
   RUN(test_net_sparse_plan_matches_dense_gradients_and_eval);
   RUN(test_net_step_equals_gradient_then_update);
   RUN(test_net_sparse_training_tracks_dense_reference);

@@ -35,9 +35,8 @@ static int is_plus_zero(float x) {
  * step): masked parameters and state are +0.0f after every step, every unmasked parameter
  * moves, and the fused step equals the naive one bit for bit. n = 1003 exercises the tail after
  * the vectorised multiple of 8. */
-static void check_masked_stay_zero(tf_optimizer_kind_t kind, double lr) {
+static void check_masked_stay_zero_with(tf_config_t cfg) {
   enum { N = 1003, STEPS = 200 };
-  tf_config_t cfg = make_cfg(kind, lr);
   tf_optim_t fast, naive;
   tf_err_t err = {0};
   ASSERT_INT_EQ(tf_optim_create(&fast, &cfg, N, &err), 0);
@@ -81,6 +80,10 @@ static void check_masked_stay_zero(tf_optimizer_kind_t kind, double lr) {
   tf_optim_free(&naive);
 }
 
+static void check_masked_stay_zero(tf_optimizer_kind_t kind, double lr) {
+  check_masked_stay_zero_with(make_cfg(kind, lr));
+}
+
 static void test_optim_sgd_keeps_pruned_zero_and_matches_naive(void) {
   check_masked_stay_zero(TF_OPT_SGD, 0.05);
 }
@@ -91,6 +94,75 @@ static void test_optim_momentum_keeps_pruned_zero_and_matches_naive(void) {
 
 static void test_optim_adam_keeps_pruned_zero_and_matches_naive(void) {
   check_masked_stay_zero(TF_OPT_ADAM, 1.2e-3);
+}
+
+/* Weight decay adds weight_decay * p to the gradient, which at a pruned entry is +0 times a
+ * +0 weight: pruned weights and their state stay exactly +0 under every optimiser (Nesterov
+ * included), and the fused step equals the reference bit for bit. */
+static void test_optim_weight_decay_keeps_pruned_zero_under_every_optimizer(void) {
+  const tf_optimizer_kind_t kinds[4] = {TF_OPT_SGD, TF_OPT_MOMENTUM, TF_OPT_MOMENTUM, TF_OPT_ADAM};
+  for (int o = 0; o < 4; o++) {
+    tf_config_t cfg = make_cfg(kinds[o], kinds[o] == TF_OPT_ADAM ? 1.2e-3 : 0.01);
+    cfg.weight_decay = 0.05;
+    cfg.nesterov = o == 2;
+    check_masked_stay_zero_with(cfg);
+  }
+  tf_config_t cfg = make_cfg(TF_OPT_MOMENTUM, 0.01);
+  cfg.nesterov = 1;
+  check_masked_stay_zero_with(cfg);
+}
+
+/* p = 1, g = 0.5, lr = 0.1: weight decay 0.1 makes the SGD step 1 - 0.1 * (0.5 + 0.1) = 0.94;
+ * Nesterov momentum 0.9 steps by g + 0.9 m with m updated first: 1 - 0.1 * (0.5 + 0.45) =
+ * 0.905, then m = 0.95 and 0.905 - 0.1 * (0.5 + 0.855) = 0.7695. */
+static void test_optim_weight_decay_and_nesterov_hand_computed(void) {
+  float one = 1.0f, g = 0.5f;
+  tf_config_t cfg = make_cfg(TF_OPT_SGD, 0.1);
+  cfg.weight_decay = 0.1;
+  tf_optim_t opt;
+  ASSERT_INT_EQ(tf_optim_create(&opt, &cfg, 1, NULL), 0);
+  ASSERT(opt.gd != NULL);
+  float p = 1.0f;
+  tf_optim_step(&opt, &p, &g, &one);
+  ASSERT_NEAR(p, 0.94, 1e-6);
+  tf_optim_free(&opt);
+  cfg = make_cfg(TF_OPT_MOMENTUM, 0.1);
+  cfg.nesterov = 1;
+  ASSERT_INT_EQ(tf_optim_create(&opt, &cfg, 1, NULL), 0);
+  ASSERT(opt.gd == NULL);
+  p = 1.0f;
+  tf_optim_step(&opt, &p, &g, &one);
+  ASSERT_NEAR(p, 0.905, 1e-6);
+  tf_optim_step(&opt, &p, &g, &one);
+  ASSERT_NEAR(opt.m[0], 0.95, 1e-6);
+  ASSERT_NEAR(p, 0.7695, 1e-6);
+  tf_optim_free(&opt);
+}
+
+/* open_lth's schedule: lr * gamma^(milestones <= i) * min(1, i / warmup); without warm-up or
+ * milestones every iteration's rate is train.lr rounded to float, the bits of a constant rate. */
+static void test_optim_schedule_warms_up_and_steps_at_milestones(void) {
+  tf_config_t cfg = make_cfg(TF_OPT_SGD, 0.1);
+  tf_optim_t opt;
+  ASSERT_INT_EQ(tf_optim_create(&opt, &cfg, 1, NULL), 0);
+  for (long i = 0; i < 100000; i += 977) {
+    ASSERT(tf_optim_lr_at(&opt, i) == 0.1);
+    tf_optim_schedule(&opt, i);
+    ASSERT(opt.lr == (float)0.1);
+  }
+  tf_optim_free(&opt);
+  cfg.warmup = 10;
+  cfg.n_milestones = 2;
+  cfg.milestones[0] = 20;
+  cfg.milestones[1] = 30;
+  cfg.gamma = 0.1;
+  ASSERT_INT_EQ(tf_optim_create(&opt, &cfg, 1, NULL), 0);
+  const long at[] = {0, 5, 9, 10, 19, 20, 29, 30, 1000};
+  const double want[] = {0, 0.05, 0.09, 0.1, 0.1, 0.01, 0.01, 0.001, 0.001};
+  for (int k = 0; k < 9; k++) ASSERT_NEAR(tf_optim_lr_at(&opt, at[k]), want[k], 1e-15);
+  tf_optim_schedule(&opt, 25);
+  ASSERT(opt.lr == (float)(0.1 * 0.1));
+  tf_optim_free(&opt);
 }
 
 static void test_optim_create_allocates_state_per_kind(void) {
@@ -228,12 +300,17 @@ static void test_optim_reset_zeroes_state_and_step_count(void) {
 /* A step applied in pieces (begin_step, then update per piece, masked or not) equals one
  * tf_optim_step bit for bit; and updating only the kept elements, packed with their state at
  * the start of a range and no mask, gives each kept element the same bits as the masked step
- * over the whole array: the sparse layers' update. */
+ * over the whole array: the sparse layers' update; with weight decay and Nesterov too. */
 static void test_optim_pieces_and_packed_kept_elements_equal_one_step(void) {
   enum { N = 1000, STEPS = 20 };
-  const tf_optimizer_kind_t kinds[3] = {TF_OPT_SGD, TF_OPT_MOMENTUM, TF_OPT_ADAM};
-  for (int o = 0; o < 3; o++) {
+  const tf_optimizer_kind_t kinds[6] = {TF_OPT_SGD, TF_OPT_MOMENTUM, TF_OPT_ADAM,
+                                        TF_OPT_SGD, TF_OPT_MOMENTUM, TF_OPT_ADAM};
+  for (int o = 0; o < 6; o++) {
     tf_config_t cfg = make_cfg(kinds[o], 0.01);
+    if (o >= 3) { /* weight decay, and Nesterov for momentum */
+      cfg.weight_decay = 0.02;
+      cfg.nesterov = 1;
+    }
     tf_optim_t whole, pieces, packed;
     ASSERT_INT_EQ(tf_optim_create(&whole, &cfg, N, NULL), 0);
     ASSERT_INT_EQ(tf_optim_create(&pieces, &cfg, N, NULL), 0);
@@ -305,6 +382,9 @@ int main(void) {
   RUN(test_optim_sgd_keeps_pruned_zero_and_matches_naive);
   RUN(test_optim_momentum_keeps_pruned_zero_and_matches_naive);
   RUN(test_optim_adam_keeps_pruned_zero_and_matches_naive);
+  RUN(test_optim_weight_decay_keeps_pruned_zero_under_every_optimizer);
+  RUN(test_optim_weight_decay_and_nesterov_hand_computed);
+  RUN(test_optim_schedule_warms_up_and_steps_at_milestones);
   RUN(test_optim_sgd_and_momentum_hand_computed);
   RUN(test_optim_adam_first_steps_hand_computed);
   RUN(test_optim_reset_zeroes_state_and_step_count);

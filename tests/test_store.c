@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "test.h"
+#include "ticketfarm/platform.h"
 #include "ticketfarm/store.h"
 #include "ticketfarm/sweep.h"
 #include "ticketfarm/ticket.h"
@@ -1007,6 +1008,87 @@ static void test_store_begin_and_reset_record_attempts(void) {
   tf_sweep_free(sw);
 }
 
+/* A string attribute of obj, malloc'd. */
+static char *attr_str_of(const char *path, const char *obj, const char *name) {
+  hid_t f = open_file(path);
+  hid_t a = H5Aopen_by_name(f, obj, name, H5P_DEFAULT, H5P_DEFAULT);
+  ASSERT(a >= 0);
+  hid_t type = H5Aget_type(a);
+  size_t size = H5Tget_size(type);
+  char *v = calloc(size + 1, 1);
+  ASSERT(v != NULL && H5Aread(a, type, v) >= 0);
+  H5Tclose(type);
+  H5Aclose(a);
+  H5Fclose(f);
+  return v;
+}
+
+/* Every run records its processor model and OpenBLAS core type in /runtime (run1_..., run2_...);
+ * a run on the same platform notes no change, and one whose earlier run computed on another
+ * OpenBLAS core type says which run and both platforms, for the farm's warning. */
+static void test_store_runtime_records_each_runs_platform_and_notes_a_change(void) {
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  char path[128];
+  path_in_tmp(path, sizeof path, "platform.h5");
+  tf_sweep_t *sw = parse(sweep_main);
+  tf_store_t *st = NULL;
+  tf_err_t err = {0};
+  ASSERT_INT_EQ(tf_store_create(&st, path, MPI_COMM_WORLD, sw, &err), 0);
+  ASSERT(tf_store_platform_change(st) == NULL);
+  ASSERT_INT_EQ(tf_store_close(st, &err), 0);
+  st = open_store(path, sw);
+  ASSERT(tf_store_platform_change(st) == NULL);
+  ASSERT_INT_EQ(tf_store_close(st, &err), 0);
+  tf_platform_t here;
+  tf_platform_probe(&here);
+  const char *runs[2] = {"run1_", "run2_"};
+  for (int r = 0; r < 2; r++) {
+    char name[64];
+    snprintf(name, sizeof name, "%sprocessor", runs[r]);
+    char *v = attr_str_of(path, "runtime", name);
+    ASSERT(strcmp(v, here.processor) == 0);
+    free(v);
+    snprintf(name, sizeof name, "%sopenblas_core", runs[r]);
+    v = attr_str_of(path, "runtime", name);
+    ASSERT(strcmp(v, here.blas_core) == 0 && strcmp(v, "unknown") != 0);
+    free(v);
+    snprintf(name, sizeof name, "%sopenblas_config", runs[r]);
+    v = attr_str_of(path, "runtime", name);
+    ASSERT(strcmp(v, here.blas_config) == 0);
+    free(v);
+  }
+  if (rank == 0) { /* as if run 1 had run on another processor type */
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT(f >= 0);
+    hid_t g = H5Gopen2(f, "runtime", H5P_DEFAULT);
+    ASSERT(g >= 0 && H5Adelete(g, "run1_openblas_core") >= 0);
+    hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, 16);
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(g, "run1_openblas_core", type, space, H5P_DEFAULT, H5P_DEFAULT);
+    char other[16] = "OtherCore";
+    ASSERT(a >= 0 && H5Awrite(a, type, other) >= 0);
+    H5Aclose(a);
+    H5Sclose(space);
+    H5Tclose(type);
+    H5Gclose(g);
+    H5Fclose(f);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  st = open_store(path, sw);
+  const char *note = tf_store_platform_change(st);
+  ASSERT(note != NULL);
+  ASSERT_STR_CONTAINS(note, "run 1 computed on");
+  ASSERT_STR_CONTAINS(note, "OtherCore");
+  ASSERT_STR_CONTAINS(note, here.blas_core);
+  ASSERT_INT_EQ(tf_store_close(st, &err), 0);
+  ASSERT_INT_EQ(attr_int_of(path, "runtime", "runs"), 3);
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (rank == 0) unlink(path);
+  tf_sweep_free(sw);
+}
+
 /* One run writes everything; another is cut into three runs that stop mid-task. */
 static void test_store_sweep_written_in_runs_equals_one_go(void) {
   if (!have_command("h5diff --version")) {
@@ -1244,6 +1326,7 @@ int main(void) {
   RUN(test_store_next_mask_of_each_round_reads_back);
   RUN(test_store_begin_and_reset_record_attempts);
   RUN(test_store_sweep_written_in_runs_equals_one_go);
+  RUN(test_store_runtime_records_each_runs_platform_and_notes_a_change);
   RUN(test_store_size_is_what_the_datasets_allocate);
   unlink(main_path());
   rmdir(tmpdir);

@@ -300,9 +300,11 @@ static void test_sweep_key_table_documents_every_key_with_its_default(void) {
   size_t n = 0;
   const tf_sweep_key_t *keys = tf_sweep_keys(&n);
   static const char *const order[] = {
-      "name",             "data.dataset",       "data.validation", "model.hidden",
-      "train.optimizer",  "train.lr",           "train.momentum",  "train.beta1",
-      "train.beta2",      "train.eps",          "train.batch",     "train.iterations",
+      "name",             "data.dataset",       "data.validation", "data.normalize",
+      "model.hidden",     "train.optimizer",    "train.lr",        "train.momentum",
+      "train.beta1",      "train.beta2",        "train.eps",       "train.weight_decay",
+      "train.nesterov",   "train.warmup",       "train.milestones", "train.gamma",
+      "train.batch",      "train.iterations",
       "train.eval_every", "train.test_eval",    "train.sparse_below", "init", "prune.rounds",
       "prune.rate",       "prune.output_rate",  "prune.scope",     "prune.rewind",
       "control",          "seed",               "record.weights",  "grid"};
@@ -621,6 +623,7 @@ static void test_sweep_diff_names_every_key_set_away_from_its_default(void) {
       {"name", "other", "name"},
       {"data.dataset", "fashion-mnist", "data.dataset"},
       {"data.validation", "1000", "data.validation"},
+      {"data.normalize", "standardize", "data.normalize"},
       {"model.hidden", "[300]", "model.hidden"},
       {"train.optimizer", "sgd", "train.optimizer"},
       {"train.lr", "0.1", "train.lr"},
@@ -628,6 +631,11 @@ static void test_sweep_diff_names_every_key_set_away_from_its_default(void) {
       {"train.beta1", "0.5", "train.beta1"},
       {"train.beta2", "0.99", "train.beta2"},
       {"train.eps", "1.0e-6", "train.eps"},
+      {"train.weight_decay", "5.0e-4", "train.weight_decay"},
+      {"train.nesterov", "true", "train.nesterov"},
+      {"train.warmup", "100", "train.warmup"},
+      {"train.milestones", "[20000, 30000]", "train.milestones"},
+      {"train.gamma", "0.5", "train.gamma"},
       {"train.batch", "100", "train.batch"},
       {"train.iterations", "1000", "train.iterations"},
       {"train.eval_every", "50", "train.eval_every"},

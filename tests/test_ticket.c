@@ -187,6 +187,82 @@ static void test_ticket_pruned_weights_stay_zero_under_every_optimiser(void) {
   }
 }
 
+/* Weight decay (with Nesterov momentum and a schedule) keeps pruned weights exactly zero in
+ * every round of a task under every optimiser. */
+static void test_ticket_weight_decay_keeps_pruned_weights_zero_under_every_optimiser(void) {
+  const tf_optimizer_kind_t kinds[] = {TF_OPT_SGD, TF_OPT_MOMENTUM, TF_OPT_ADAM};
+  for (int i = 0; i < 3; i++) {
+    tf_config_t cfg = small_config();
+    cfg.optimizer = kinds[i];
+    cfg.lr = kinds[i] == TF_OPT_ADAM ? 1.2e-3 : 0.05;
+    cfg.rounds = 2;
+    cfg.weight_decay = 1e-2;
+    cfg.nesterov = 1;
+    cfg.warmup = 10;
+    cfg.n_milestones = 1;
+    cfg.milestones[0] = 40;
+    record_t r;
+    run(&cfg, &r);
+    check_pruned_zero(&cfg, &r);
+    record_free(&r);
+  }
+}
+
+/* The learning rate follows the iteration, and a round rewound to k resumes the schedule at k:
+ * with a milestone at k = 30 and gamma = 1e-30 every step from iteration 30 on is far below a
+ * weight's rounding, so round 0's weights stop moving at 30 (equal validation losses at 30 and
+ * 60) and round 1, which trains from iteration 30, ends on theta_k under its mask (within
+ * 1e-20: a zero bias may move by 1e-34); had it restarted the schedule at 0, its first 30 steps
+ * would run at the full rate. */
+static void test_ticket_rewound_round_resumes_the_schedule_at_k(void) {
+  tf_config_t cfg = small_config();
+  cfg.optimizer = TF_OPT_SGD;
+  cfg.lr = 0.05;
+  cfg.rewind = 30;
+  cfg.rounds = 1;
+  cfg.n_milestones = 1;
+  cfg.milestones[0] = 30;
+  cfg.gamma = 1e-30;
+  record_t r;
+  run(&cfg, &r);
+  ASSERT(memcmp(r.init, r.rewind, r.n_params * sizeof(float)) != 0);
+  ASSERT(r.evals[0][1].val_loss == r.evals[0][2].val_loss);
+  ASSERT(r.evals[0][0].val_loss != r.evals[0][1].val_loss);
+  tf_net_t net;
+  ASSERT_INT_EQ(tf_net_create(&net, 784, cfg.hidden, cfg.n_hidden, 10, 1, NULL), 0);
+  float *mask = malloc(net.n_params * sizeof *mask);
+  tf_prune_unpack(&net, r.mask[1], mask);
+  for (size_t i = 0; i < net.n_params; i++)
+    ASSERT_NEAR(r.final[1][i], r.rewind[i] * mask[i], 1e-20);
+  ASSERT(r.evals[1][1].val_loss == r.evals[1][2].val_loss);
+  free(mask);
+  tf_net_free(&net);
+  record_free(&r);
+}
+
+/* data.normalize reaches the task: standardize and l2 train on other inputs than unit (other
+ * curves from the same weights and batches) and still learn (test accuracy well above chance
+ * after 60 iterations). */
+static void test_ticket_normalized_inputs_change_the_curves_and_train(void) {
+  tf_config_t cfg = small_config();
+  cfg.rounds = 0;
+  record_t unit;
+  run(&cfg, &unit);
+  const tf_normalize_t kinds[2] = {TF_NORMALIZE_STANDARDIZE, TF_NORMALIZE_L2};
+  for (int k = 0; k < 2; k++) {
+    cfg.normalize = kinds[k];
+    record_t r;
+    run(&cfg, &r);
+    ASSERT(memcmp(r.init, unit.init, r.n_params * sizeof(float)) == 0);
+    ASSERT(r.evals[0][0].val_loss != unit.evals[0][0].val_loss);
+    ASSERT(r.evals[0][2].test_acc > 0.5f);
+    fprintf(stderr, "      %s: test accuracy %.4f after 60 iterations (unit %.4f)\n",
+            tf_config_normalize_name(kinds[k]), r.evals[0][2].test_acc, unit.evals[0][2].test_acc);
+    record_free(&r);
+  }
+  record_free(&unit);
+}
+
 static void test_ticket_control_params_follow_their_definitions(void) {
   tf_config_t cfg;
   tf_config_default(&cfg);
@@ -538,6 +614,9 @@ int main(void) {
   RUN(test_ticket_controls_share_round0_and_the_tickets_masks);
   RUN(test_ticket_same_config_gives_identical_bits);
   RUN(test_ticket_late_rewinding_resumes_at_iteration_k);
+  RUN(test_ticket_rewound_round_resumes_the_schedule_at_k);
+  RUN(test_ticket_normalized_inputs_change_the_curves_and_train);
+  RUN(test_ticket_weight_decay_keeps_pruned_weights_zero_under_every_optimiser);
   RUN(test_ticket_early_stop_is_argmin_validation_loss);
   RUN(test_ticket_test_eval_at_best_keeps_reported_numbers_bit_identical);
   RUN(test_ticket_resumed_rounds_equal_uninterrupted_ones);

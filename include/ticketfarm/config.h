@@ -10,6 +10,7 @@
 #define TF_MAX_HIDDEN 8
 #define TF_MAX_LAYERS (TF_MAX_HIDDEN + 1) /* weight layers: hidden ones plus the output layer */
 #define TF_NAME_MAX 128
+#define TF_MAX_MILESTONES 8 /* train.milestones: at most as many as hidden layers, one value list */
 /* train.sparse_below's default: the density below which LeNet-300-100 trains and evaluates
  * faster on the sparse kernels than on SGEMM with a mask, one thread, measured with
  * tests/bench_layer.c: crossing at 0.78 for a training step and 0.68 for evaluation on AVX-512
@@ -18,6 +19,13 @@
 #define TF_SPARSE_BELOW_DEFAULT 0.6
 
 typedef enum { TF_OPT_SGD, TF_OPT_MOMENTUM, TF_OPT_ADAM, TF_OPT_COUNT } tf_optimizer_kind_t;
+/* data.normalize: how pixels become inputs */
+typedef enum {
+  TF_NORMALIZE_UNIT,        /* p / 255, in [0, 1] */
+  TF_NORMALIZE_STANDARDIZE, /* (p / 255 - mean) / std, the training split's one scalar pair */
+  TF_NORMALIZE_L2,          /* p / 255 scaled to unit L2 norm per image */
+  TF_NORMALIZE_COUNT
+} tf_normalize_t;
 typedef enum { TF_SCOPE_LAYERWISE, TF_SCOPE_GLOBAL, TF_SCOPE_COUNT } tf_prune_scope_t;
 /* When the test set is evaluated: at every evaluation, or only where the validation loss reaches
  * a new strict minimum of its round and at the round's last evaluation. */
@@ -42,6 +50,10 @@ typedef enum {
   TF_INIT_NORMAL,           /* param: sigma */
   TF_INIT_UNIFORM,          /* param: a, U(-a, a) */
   TF_INIT_SIGNED_CONSTANT,  /* +-sqrt(2/fan_in), random signs */
+  /* Keras's truncated variants: the variance of the untruncated kind kept, cut at 2 sigma */
+  TF_INIT_GLOROT_NORMAL_TRUNCATED,
+  TF_INIT_HE_NORMAL_TRUNCATED,
+  TF_INIT_LECUN_NORMAL_TRUNCATED,
   TF_INIT_COUNT
 } tf_init_kind_t;
 
@@ -58,12 +70,19 @@ typedef struct tf_config {
   char name[TF_NAME_MAX]; /* name: */
   char dataset[32];       /* data.dataset: "mnist" | "fashion-mnist" */
   int validation;         /* data.validation: images held out of the training set */
+  tf_normalize_t normalize; /* data.normalize */
   int n_hidden;           /* model.hidden: layer widths, input and output from the data */
   int hidden[TF_MAX_HIDDEN];
   tf_optimizer_kind_t optimizer; /* train.optimizer */
   double lr;                     /* train.lr */
   double momentum;               /* train.momentum (momentum: heavy-ball coefficient) */
   double beta1, beta2, eps;      /* train.beta1, train.beta2, train.eps (adam) */
+  double weight_decay;           /* train.weight_decay: L2 coefficient added to every gradient */
+  int nesterov;                  /* train.nesterov: 0 or 1 (momentum) */
+  long warmup;                   /* train.warmup: iterations of linear learning-rate warm-up */
+  int n_milestones;              /* train.milestones: iterations at which the rate is multiplied */
+  long milestones[TF_MAX_MILESTONES]; /* by train.gamma, strictly increasing */
+  double gamma;                  /* train.gamma */
   int batch;                     /* train.batch */
   long iterations;               /* train.iterations: per round */
   int eval_every;                /* train.eval_every */
@@ -99,5 +118,6 @@ const char *tf_config_optimizer_name(tf_optimizer_kind_t kind);
 const char *tf_config_scope_name(tf_prune_scope_t scope);
 const char *tf_config_control_name(tf_control_t control);
 const char *tf_config_test_eval_name(tf_test_eval_t when);
+const char *tf_config_normalize_name(tf_normalize_t normalize);
 
 #endif

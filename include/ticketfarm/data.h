@@ -72,6 +72,25 @@ typedef struct tf_split {
 int tf_data_split(tf_split_t *split, int32_t n, int32_t validation, uint64_t seed, tf_err_t *err);
 void tf_data_split_free(tf_split_t *split);
 
+/* data.normalize as an affine map of the gathered inputs x = p / 255: x * scale + shift, the
+ * scale per image (image_scale[i] for image i) when there is one. */
+typedef struct tf_data_norm {
+  int active;         /* 0 under unit: the inputs stay p / 255, untouched */
+  float scale, shift; /* standardize: 1 / std and -mean / std; l2: 1 and 0 */
+  float *train_scale; /* l2: (train n) 1 / ||p / 255|| of each image of the training set, 1 for
+                       * an all-zero image; NULL otherwise */
+  float *test_scale;  /* l2: (test n) likewise for the test images */
+} tf_data_norm_t;
+
+/* The map for normalization `kind` (a tf_normalize_t): standardize takes the mean and the
+ * standard deviation (population) of p / 255 over every pixel of the training split's images
+ * (split->train_idx), one scalar pair, also applied to the validation and test images; l2
+ * computes every image's scale once (sums of squared bytes are exact). Rank-local. Returns 0,
+ * TF_ENOMEM, or TF_EINPUT for an unknown kind or a training split of constant pixels. */
+int tf_data_norm_create(tf_data_norm_t *norm, int kind, const tf_images_t *train,
+                        const tf_images_t *test, const tf_split_t *split, tf_err_t *err);
+void tf_data_norm_free(tf_data_norm_t *norm);
+
 /* Gathers images idx[0..count) into x (count, dim) as floats scaled to [0, 1] (pixel / 255) and
  * their labels into y (count). */
 void tf_data_gather(const tf_images_t *images, const int32_t *idx, int count, float *x, int32_t *y);

@@ -74,6 +74,12 @@ int tf_store_read_sweep(const char *path, char **text, tf_err_t *err);
 int tf_store_open(tf_store_t **out, const char *path, MPI_Comm comm, const tf_sweep_t *sw,
                   tf_err_t *err);
 
+/* Rank-local, after tf_store_create or tf_store_open: NULL, or a sentence saying which earlier
+ * run of the file computed on another processor model or OpenBLAS core type than this one (the
+ * /runtime attributes runN_processor, runN_openblas_core and runN_openblas_config record each
+ * run's), for the caller to warn with. */
+const char *tf_store_platform_change(const tf_store_t *st);
+
 /* Rank-local: task's status, rounds done and attempts (any pointer may be NULL). */
 int tf_store_read_task_state(tf_store_t *st, long task, tf_task_status_t *status,
                              int *rounds_done, int *attempts, tf_err_t *err);
