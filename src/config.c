@@ -10,12 +10,14 @@
 static const char *const optimizer_names[TF_OPT_COUNT] = {"sgd", "momentum", "adam"};
 static const char *const scope_names[TF_SCOPE_COUNT] = {"layerwise", "global"};
 static const char *const control_names[TF_CONTROL_COUNT] = {"ticket", "reinit", "sign_reinit",
-                                                            "random_mask"};
+                                                            "random_mask", "sparse_reinit"};
+static const char *const order_names[TF_ORDER_COUNT] = {"per_round", "fixed"};
 
 void tf_config_default(tf_config_t *cfg) {
   memset(cfg, 0, sizeof *cfg);
   strcpy(cfg->dataset, "mnist");
   cfg->validation = 5000;
+  cfg->order = TF_ORDER_PER_ROUND;
   cfg->n_hidden = 2;
   cfg->hidden[0] = 300;
   cfg->hidden[1] = 100;
@@ -38,6 +40,7 @@ void tf_config_default(tf_config_t *cfg) {
   cfg->rewind = 0;
   cfg->control = TF_CONTROL_TICKET;
   cfg->seed = 1;
+  cfg->control_seed = 0;
   cfg->record_weights = TF_RECORD_INIT | TF_RECORD_REWIND | TF_RECORD_FINAL;
 }
 
@@ -102,6 +105,11 @@ const char *tf_config_control_name(tf_control_t control) {
   return control_names[control];
 }
 
+const char *tf_config_order_name(tf_data_order_t order) {
+  if ((int)order < 0 || order >= TF_ORDER_COUNT) return NULL;
+  return order_names[order];
+}
+
 /* Reals compare by their bits' meaning: NaN (an absent initialiser parameter) equals NaN. */
 static int same_real(double a, double b) { return a == b || (isnan(a) && isnan(b)); }
 
@@ -125,6 +133,7 @@ int tf_config_diff(const tf_config_t *a, const tf_config_t *b, char *buf, size_t
     return 1;
   }
   DIFF_INT("data.validation", validation)
+  DIFF_INT("data.order", order)
   int same_hidden = a->n_hidden == b->n_hidden;
   for (int i = 0; same_hidden && i < a->n_hidden; i++) same_hidden = a->hidden[i] == b->hidden[i];
   if (!same_hidden) {
@@ -150,6 +159,7 @@ int tf_config_diff(const tf_config_t *a, const tf_config_t *b, char *buf, size_t
   DIFF_INT("prune.rewind", rewind)
   DIFF_INT("control", control)
   DIFF_INT("seed", seed)
+  DIFF_INT("control_seed", control_seed)
   DIFF_INT("record.weights", record_weights)
 #undef DIFF_INT
 #undef DIFF_REAL

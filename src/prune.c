@@ -104,7 +104,7 @@ static void set_biases(const tf_net_t *net, float *mask) {
 }
 
 int tf_prune_random(const tf_net_t *net, float *mask, const long *keep, uint64_t seed, int round,
-                    tf_err_t *err) {
+                    uint64_t variant, tf_err_t *err) {
   size_t cap = 0;
   for (int l = 0; l < net->n_layers; l++) {
     size_t nw = (size_t)net->sizes[l] * (size_t)net->sizes[l + 1];
@@ -120,7 +120,7 @@ int tf_prune_random(const tf_net_t *net, float *mask, const long *keep, uint64_t
     size_t nw = (size_t)net->sizes[l] * (size_t)net->sizes[l + 1];
     float *m = mask + net->w_off[l];
     tf_rng_t rng;
-    tf_rng_seed(&rng, seed, TF_STREAM_MASK, (uint64_t)round, (uint64_t)l);
+    tf_rng_seed_variant(&rng, seed, TF_STREAM_MASK, (uint64_t)round, (uint64_t)l, variant);
     for (size_t i = 0; i < nw; i++) {
       idx[i] = i;
       m[i] = 0.0f;

@@ -23,6 +23,12 @@ const tf_sweep_key_t tf__sweep_key_docs[KEY_COUNT] = {
     {"data.validation", "integer", "5000",
      "Images held out of the training set to find the early-stopping iteration: at least 1 "
      "and fewer than the dataset's training images."},
+    {"data.order", "string", "per_round",
+     "Minibatch order: per_round (each epoch's permutation from seed, round and epoch, so each "
+     "round draws fresh SGD noise while every initialiser and control of a seed sees the same "
+     "batches in a round, and a round rewound to k resumes its own order at k; round 0's order "
+     "is the fixed one) or fixed (from seed and epoch only: every round replays round 0's "
+     "batches)."},
     {"model.hidden", "list of integers", "[300, 100]",
      "Hidden layer widths, 0 to 8 layers of 1 to 100000 units; the input and output sizes "
      "come from the dataset."},
@@ -65,10 +71,15 @@ const tf_sweep_key_t tf__sweep_key_docs[KEY_COUNT] = {
      "rewinding; less than train.iterations and a multiple of train.eval_every."},
     {"control", "string", "ticket",
      "ticket (rewind the survivors), reinit (same mask, fresh weights), sign_reinit (fresh "
-     "magnitudes, original signs) or random_mask (same layer densities, random positions)."},
+     "magnitudes, original signs), random_mask (same layer densities, random positions) or "
+     "sparse_reinit (reinit with each unit's scale from its surviving fan-in)."},
     {"seed", "integer", "1",
      "Seed of every random stream, 0 to 2^63-1; tasks with one seed share the data order and "
      "the validation split."},
+    {"control_seed", "integer", "0",
+     "Mixed into the draws of the reinit, sign_reinit, sparse_reinit and random_mask controls "
+     "only, 0 to 2^63-1: several draws of one ticket's control (same split, order, theta_0 and "
+     "ticket); 0 gives the draws of a sweep without the key."},
     {"record.weights", "list of strings", "[init, rewind, final]",
      "Weight snapshots stored per task and round, a subset of init, rewind and final ([] for "
      "none); not a grid axis, as every task stores the same snapshots."},
@@ -83,6 +94,7 @@ static const char *optimizer_name(int i) {
 }
 static const char *scope_name(int i) { return tf_config_scope_name((tf_prune_scope_t)i); }
 static const char *control_name(int i) { return tf_config_control_name((tf_control_t)i); }
+static const char *order_name(int i) { return tf_config_order_name((tf_data_order_t)i); }
 
 #define RULE_INT(lo, hi) {VT_INT, 1, lo, hi, 0, 0, 0, 0, NULL, NULL, 0}
 #define RULE_REAL(lo, hi, lo_open, hi_open) {VT_REAL, 1, 0, 0, lo, hi, lo_open, hi_open, NULL, NULL, 0}
@@ -93,6 +105,7 @@ const key_rule_t tf__sweep_key_rules[KEY_COUNT] = {
     [KEY_NAME] = RULE_OTHER(VT_TEXT, 0),
     [KEY_DATASET] = RULE_OTHER(VT_DATASET, 1),
     [KEY_VALIDATION] = RULE_INT(1, INT_MAX),
+    [KEY_ORDER] = RULE_CHOICE("order", order_name, TF_ORDER_COUNT),
     [KEY_HIDDEN] = RULE_OTHER(VT_HIDDEN, 1),
     [KEY_OPTIMIZER] = RULE_CHOICE("optimizer", optimizer_name, TF_OPT_COUNT),
     [KEY_LR] = RULE_REAL(0, INFINITY, 1, 1),
@@ -112,6 +125,7 @@ const key_rule_t tf__sweep_key_rules[KEY_COUNT] = {
     [KEY_REWIND] = RULE_INT(0, LONG_COUNT_MAX),
     [KEY_CONTROL] = RULE_CHOICE("control", control_name, TF_CONTROL_COUNT),
     [KEY_SEED] = RULE_INT(0, INT64_MAX),
+    [KEY_CONTROL_SEED] = RULE_INT(0, INT64_MAX),
     [KEY_WEIGHTS] = RULE_OTHER(VT_WEIGHTS, 0),
     [KEY_GRID] = RULE_OTHER(VT_GRID, 0),
 };
@@ -309,6 +323,7 @@ void tf__sweep_value_apply(key_id_t key, const value_t *v, tf_config_t *cfg) {
       cfg->dataset[sizeof cfg->dataset - 1] = '\0';
       break;
     case KEY_VALIDATION: cfg->validation = (int)v->i; break;
+    case KEY_ORDER: cfg->order = (tf_data_order_t)v->i; break;
     case KEY_HIDDEN:
       cfg->n_hidden = v->n;
       memcpy(cfg->hidden, v->list, sizeof cfg->hidden);
@@ -331,6 +346,7 @@ void tf__sweep_value_apply(key_id_t key, const value_t *v, tf_config_t *cfg) {
     case KEY_REWIND: cfg->rewind = (long)v->i; break;
     case KEY_CONTROL: cfg->control = (tf_control_t)v->i; break;
     case KEY_SEED: cfg->seed = (uint64_t)v->i; break;
+    case KEY_CONTROL_SEED: cfg->control_seed = (uint64_t)v->i; break;
     case KEY_WEIGHTS: cfg->record_weights = (unsigned)v->i; break;
     case KEY_GRID:
     case KEY_COUNT: break;

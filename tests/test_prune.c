@@ -208,7 +208,7 @@ static void test_prune_random_mask_keeps_counts_and_is_deterministic(void) {
   float *b = malloc(net.n_params * sizeof *b);
   const long keep[3] = {188160, 24000, 900};
   for (size_t i = 0; i < net.n_params; i++) a[i] = b[i] = 0.5f;
-  ASSERT_INT_EQ(tf_prune_random(&net, a, keep, 42, 1, &err), 0);
+  ASSERT_INT_EQ(tf_prune_random(&net, a, keep, 42, 1, 0, &err), 0);
   long remaining[3];
   tf_prune_remaining(&net, a, remaining);
   for (int l = 0; l < 3; l++) ASSERT_INT_EQ(remaining[l], keep[l]);
@@ -217,18 +217,18 @@ static void test_prune_random_mask_keeps_counts_and_is_deterministic(void) {
       ASSERT(a[net.w_off[l] + i] == 0.0f || a[net.w_off[l] + i] == 1.0f);
     for (int j = 0; j < net.sizes[l + 1]; j++) ASSERT(a[net.b_off[l] + (size_t)j] == 1.0f);
   }
-  ASSERT_INT_EQ(tf_prune_random(&net, b, keep, 42, 1, &err), 0);
+  ASSERT_INT_EQ(tf_prune_random(&net, b, keep, 42, 1, 0, &err), 0);
   ASSERT(memcmp(a, b, net.n_params * sizeof *a) == 0);
-  ASSERT_INT_EQ(tf_prune_random(&net, b, keep, 42, 2, &err), 0);
+  ASSERT_INT_EQ(tf_prune_random(&net, b, keep, 42, 2, 0, &err), 0);
   for (int l = 0; l < 3; l++) {
     size_t o = net.w_off[l], n = layer_weights(&net, l);
     ASSERT(memcmp(a + o, b + o, n * sizeof *a) != 0);
   }
-  ASSERT_INT_EQ(tf_prune_random(&net, b, keep, 43, 1, &err), 0);
+  ASSERT_INT_EQ(tf_prune_random(&net, b, keep, 43, 1, 0, &err), 0);
   ASSERT(memcmp(a, b, net.n_params * sizeof *a) != 0);
 
   const long too_many[3] = {235201, 0, 0};
-  ASSERT_INT_EQ(tf_prune_random(&net, b, too_many, 42, 1, &err), TF_EINPUT);
+  ASSERT_INT_EQ(tf_prune_random(&net, b, too_many, 42, 1, 0, &err), TF_EINPUT);
   free(a);
   free(b);
   tf_net_free(&net);
@@ -239,13 +239,13 @@ static void test_prune_random_mask_keeps_counts_and_is_deterministic(void) {
   const long small_keep[2] = {2, 4};
   int hits[6] = {0};
   for (int r = 0; r < 3000; r++) {
-    ASSERT_INT_EQ(tf_prune_random(&net, net.mask, small_keep, 7, r, &err), 0);
+    ASSERT_INT_EQ(tf_prune_random(&net, net.mask, small_keep, 7, r, 0, &err), 0);
     for (int i = 0; i < 6; i++) hits[i] += net.mask[net.w_off[0] + (size_t)i] == 1.0f;
     for (int i = 0; i < 4; i++) ASSERT(net.mask[net.w_off[1] + (size_t)i] == 1.0f);
   }
   for (int i = 0; i < 6; i++) ASSERT(hits[i] > 1000 - 150 && hits[i] < 1000 + 150);
   const long none[2] = {0, 0};
-  ASSERT_INT_EQ(tf_prune_random(&net, net.mask, none, 7, 0, &err), 0);
+  ASSERT_INT_EQ(tf_prune_random(&net, net.mask, none, 7, 0, 0, &err), 0);
   for (size_t i = 0; i < net.n_params; i++) ASSERT(net.mask[i] == (i == 6 || i == 7 || i >= 12));
   tf_net_free(&net);
 }
@@ -274,7 +274,7 @@ static void test_prune_pack_uses_numpy_bit_order(void) {
 
   const long keep[3] = {100000, 12345, 77};
   tf_err_t err = {0};
-  ASSERT_INT_EQ(tf_prune_random(&net, net.mask, keep, 9, 3, &err), 0);
+  ASSERT_INT_EQ(tf_prune_random(&net, net.mask, keep, 9, 3, 0, &err), 0);
   tf_prune_pack(&net, net.mask, bits);
   tf_prune_unpack(&net, bits, back);
   ASSERT(memcmp(back, net.mask, net.n_params * sizeof *back) == 0);

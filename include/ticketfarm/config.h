@@ -19,11 +19,13 @@
 
 typedef enum { TF_OPT_SGD, TF_OPT_MOMENTUM, TF_OPT_ADAM, TF_OPT_COUNT } tf_optimizer_kind_t;
 typedef enum { TF_SCOPE_LAYERWISE, TF_SCOPE_GLOBAL, TF_SCOPE_COUNT } tf_prune_scope_t;
+typedef enum { TF_ORDER_PER_ROUND, TF_ORDER_FIXED, TF_ORDER_COUNT } tf_data_order_t;
 typedef enum {
   TF_CONTROL_TICKET,      /* survivors rewound to theta_k */
   TF_CONTROL_REINIT,      /* the ticket's mask, fresh weights from the same initialiser */
   TF_CONTROL_SIGN_REINIT, /* the ticket's mask, fresh magnitudes with theta_k's signs */
   TF_CONTROL_RANDOM_MASK, /* the ticket's per-layer counts at random positions, theta_k weights */
+  TF_CONTROL_SPARSE_REINIT, /* reinit with each unit's scale from its surviving fan-in */
   TF_CONTROL_COUNT
 } tf_control_t;
 
@@ -55,6 +57,7 @@ typedef struct tf_config {
   char name[TF_NAME_MAX]; /* name: */
   char dataset[32];       /* data.dataset: "mnist" | "fashion-mnist" */
   int validation;         /* data.validation: images held out of the training set */
+  tf_data_order_t order;  /* data.order: minibatch order from (seed, round, epoch) or (seed, epoch) */
   int n_hidden;           /* model.hidden: layer widths, input and output from the data */
   int hidden[TF_MAX_HIDDEN];
   tf_optimizer_kind_t optimizer; /* train.optimizer */
@@ -74,6 +77,7 @@ typedef struct tf_config {
   long rewind;                   /* prune.rewind: iteration k whose weights survivors return to */
   tf_control_t control;          /* control */
   uint64_t seed;                 /* seed */
+  uint64_t control_seed;         /* control_seed: mixed into the control draws only */
   unsigned record_weights;       /* record.weights: TF_RECORD_* bits */
 } tf_config_t;
 
@@ -94,5 +98,6 @@ int tf_config_diff(const tf_config_t *a, const tf_config_t *b, char *buf, size_t
 const char *tf_config_optimizer_name(tf_optimizer_kind_t kind);
 const char *tf_config_scope_name(tf_prune_scope_t scope);
 const char *tf_config_control_name(tf_control_t control);
+const char *tf_config_order_name(tf_data_order_t order);
 
 #endif

@@ -26,9 +26,10 @@ int tf_prune_magnitude(const tf_net_t *net, const float *weights, float *mask, d
                        double output_rate, tf_prune_scope_t scope, tf_err_t *err);
 
 /* Writes into mask (net layout) a mask keeping exactly keep[l] weights of layer l at positions
- * drawn uniformly from TF_STREAM_MASK(seed, round, l). Biases set to 1. Returns 0 or TF_ENOMEM. */
+ * drawn uniformly from TF_STREAM_MASK(seed, round, l; variant). Biases set to 1. Rank-local.
+ * Returns 0, TF_EINPUT or TF_ENOMEM. */
 int tf_prune_random(const tf_net_t *net, float *mask, const long *keep, uint64_t seed, int round,
-                    tf_err_t *err);
+                    uint64_t variant, tf_err_t *err);
 
 /* Bytes needed to pack a net's prunable weights, one bit each: (n_weights + 7) / 8. */
 size_t tf_prune_packed_size(const tf_net_t *net);
