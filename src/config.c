@@ -12,6 +12,7 @@ static const char *const scope_names[TF_SCOPE_COUNT] = {"layerwise", "global"};
 static const char *const control_names[TF_CONTROL_COUNT] = {"ticket", "reinit", "sign_reinit",
                                                             "random_mask", "sparse_reinit"};
 static const char *const order_names[TF_ORDER_COUNT] = {"per_round", "fixed"};
+static const char *const random_names[TF_RANDOM_COUNT] = {"independent", "nested"};
 
 void tf_config_default(tf_config_t *cfg) {
   memset(cfg, 0, sizeof *cfg);
@@ -38,6 +39,8 @@ void tf_config_default(tf_config_t *cfg) {
   cfg->output_rate = 0.1;
   cfg->scope = TF_SCOPE_LAYERWISE;
   cfg->rewind = 0;
+  cfg->exclude = 0;
+  cfg->random = TF_RANDOM_INDEPENDENT;
   cfg->control = TF_CONTROL_TICKET;
   cfg->seed = 1;
   cfg->control_seed = 0;
@@ -83,6 +86,13 @@ int tf_config_check(const tf_config_t *cfg, tf_err_t *err) {
     return tf_err_set(err, TF_EINPUT,
                       "prune.rewind (%ld) must be less than train.iterations (%ld)", cfg->rewind,
                       cfg->iterations);
+  int n_layers = cfg->n_hidden + 1;
+  for (int l = n_layers; l < TF_MAX_LAYERS; l++)
+    if (cfg->exclude & (1u << l))
+      return tf_err_set(err, TF_EINPUT,
+                        "prune.exclude (layer %d) must name one of the %d weight layers of "
+                        "model.hidden (0 to %d, or output)",
+                        l, n_layers, n_layers - 1);
   if (cfg->rewind % cfg->eval_every != 0)
     return tf_err_set(err, TF_EINPUT,
                       "prune.rewind (%ld) must be a multiple of train.eval_every (%d)",
@@ -108,6 +118,17 @@ const char *tf_config_control_name(tf_control_t control) {
 const char *tf_config_order_name(tf_data_order_t order) {
   if ((int)order < 0 || order >= TF_ORDER_COUNT) return NULL;
   return order_names[order];
+}
+
+const char *tf_config_random_name(tf_prune_random_t random) {
+  if ((int)random < 0 || random >= TF_RANDOM_COUNT) return NULL;
+  return random_names[random];
+}
+
+int tf_config_excluded(const tf_config_t *cfg, int l, int n_layers) {
+  if (l < 0 || l >= n_layers) return 0;
+  if (l == n_layers - 1 && (cfg->exclude & TF_EXCLUDE_OUTPUT)) return 1;
+  return (cfg->exclude >> l) & 1u;
 }
 
 /* Reals compare by their bits' meaning: NaN (an absent initialiser parameter) equals NaN. */
@@ -157,6 +178,8 @@ int tf_config_diff(const tf_config_t *a, const tf_config_t *b, char *buf, size_t
   DIFF_REAL("prune.output_rate", output_rate)
   DIFF_INT("prune.scope", scope)
   DIFF_INT("prune.rewind", rewind)
+  DIFF_INT("prune.exclude", exclude)
+  DIFF_INT("prune.random", random)
   DIFF_INT("control", control)
   DIFF_INT("seed", seed)
   DIFF_INT("control_seed", control_seed)

@@ -33,6 +33,8 @@ typedef enum {
   KEY_OUTPUT_RATE,
   KEY_SCOPE,
   KEY_REWIND,
+  KEY_EXCLUDE,
+  KEY_RANDOM,
   KEY_CONTROL,
   KEY_SEED,
   KEY_CONTROL_SEED,
@@ -50,6 +52,7 @@ typedef enum {
   VT_HIDDEN,
   VT_INIT,
   VT_WEIGHTS,
+  VT_LAYERS, /* prune.exclude: layer indices and output, as TF_EXCLUDE_* bits */
   VT_GRID
 } value_type_t;
 
@@ -68,7 +71,8 @@ typedef struct key_rule {
 
 /* One parsed value of a key: the field its type uses, the rest zero (values compare whole). */
 typedef struct value {
-  long long i; /* VT_INT; the index of a VT_CHOICE; the TF_RECORD_* bits of VT_WEIGHTS */
+  long long i; /* VT_INT; the index of a VT_CHOICE; the TF_RECORD_* bits of VT_WEIGHTS; the
+               * prune.exclude bits of VT_LAYERS */
   double r;    /* VT_REAL */
   tf_init_spec_t init;
   int n; /* VT_HIDDEN */

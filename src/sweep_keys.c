@@ -69,6 +69,14 @@ const tf_sweep_key_t tf__sweep_key_docs[KEY_COUNT] = {
     {"prune.rewind", "integer", "0",
      "Iteration whose weights the survivors return to: 0 is the initialisation, k > 0 late "
      "rewinding; less than train.iterations and a multiple of train.eval_every."},
+    {"prune.exclude", "list of layers", "[]",
+     "Weight layers left unpruned under either scope: indices from 0 (the first hidden layer) "
+     "and output for the last; global scope then ranks and counts the other layers' weights "
+     "only. Whatever the rates, a round never removes a layer's last weight."},
+    {"prune.random", "string", "independent",
+     "How control random_mask places the ticket's per-layer counts: independent (fresh "
+     "positions every round) or nested (each round's random mask inside the previous "
+     "round's, as open_lth)."},
     {"control", "string", "ticket",
      "ticket (rewind the survivors), reinit (same mask, fresh weights), sign_reinit (fresh "
      "magnitudes, original signs), random_mask (same layer densities, random positions) or "
@@ -95,6 +103,7 @@ static const char *optimizer_name(int i) {
 static const char *scope_name(int i) { return tf_config_scope_name((tf_prune_scope_t)i); }
 static const char *control_name(int i) { return tf_config_control_name((tf_control_t)i); }
 static const char *order_name(int i) { return tf_config_order_name((tf_data_order_t)i); }
+static const char *random_name(int i) { return tf_config_random_name((tf_prune_random_t)i); }
 
 #define RULE_INT(lo, hi) {VT_INT, 1, lo, hi, 0, 0, 0, 0, NULL, NULL, 0}
 #define RULE_REAL(lo, hi, lo_open, hi_open) {VT_REAL, 1, 0, 0, lo, hi, lo_open, hi_open, NULL, NULL, 0}
@@ -123,6 +132,8 @@ const key_rule_t tf__sweep_key_rules[KEY_COUNT] = {
     [KEY_OUTPUT_RATE] = RULE_REAL(0, 1, 1, 1),
     [KEY_SCOPE] = RULE_CHOICE("scope", scope_name, TF_SCOPE_COUNT),
     [KEY_REWIND] = RULE_INT(0, LONG_COUNT_MAX),
+    [KEY_EXCLUDE] = RULE_OTHER(VT_LAYERS, 1),
+    [KEY_RANDOM] = RULE_CHOICE("random placement", random_name, TF_RANDOM_COUNT),
     [KEY_CONTROL] = RULE_CHOICE("control", control_name, TF_CONTROL_COUNT),
     [KEY_SEED] = RULE_INT(0, INT64_MAX),
     [KEY_CONTROL_SEED] = RULE_INT(0, INT64_MAX),
@@ -309,6 +320,37 @@ int tf__sweep_value_read(const parse_t *p, key_id_t key, const node_t *n, value_
       }
       return 0;
     }
+    case VT_LAYERS: {
+      if (n->kind != NODE_SEQ)
+        return tf__sweep_fail(p, n,
+                              "%s: expected a list of layers such as [0, output] ([] for none), "
+                              "got %s",
+                              path, tf__yaml_describe(n, got, sizeof got));
+      const node_t *first[TF_MAX_LAYERS + 1] = {NULL};
+      for (size_t i = 0; i < n->n; i++) {
+        const node_t *item = n->items[i];
+        int bit = 0;
+        if (item->kind == NODE_SCALAR && strcmp(item->text, "output") == 0) {
+          bit = TF_MAX_LAYERS;
+        } else {
+          if (item->kind == NODE_SCALAR && item->plain && !isdigit((unsigned char)item->text[0]) &&
+              item->text[0] != '-' && item->text[0] != '+')
+            return tf__sweep_fail(p, item,
+                                  "%s: expected a layer index or output, got '%s'", path,
+                                  item->text);
+          long long l = 0;
+          int rc = read_int(p, item, path, "a layer index or output", 0, TF_MAX_LAYERS - 1, &l);
+          if (rc != 0) return rc;
+          bit = (int)l;
+        }
+        if (first[bit] != NULL)
+          return tf__sweep_fail(p, item, "%s: '%s' is listed twice (first at %d:%d)", path,
+                                item->text, first[bit]->line, first[bit]->col);
+        first[bit] = item;
+        v->i |= 1LL << bit;
+      }
+      return 0;
+    }
     case VT_GRID: break;
   }
   return 0;
@@ -344,6 +386,8 @@ void tf__sweep_value_apply(key_id_t key, const value_t *v, tf_config_t *cfg) {
     case KEY_OUTPUT_RATE: cfg->output_rate = v->r; break;
     case KEY_SCOPE: cfg->scope = (tf_prune_scope_t)v->i; break;
     case KEY_REWIND: cfg->rewind = (long)v->i; break;
+    case KEY_EXCLUDE: cfg->exclude = (unsigned)v->i; break;
+    case KEY_RANDOM: cfg->random = (tf_prune_random_t)v->i; break;
     case KEY_CONTROL: cfg->control = (tf_control_t)v->i; break;
     case KEY_SEED: cfg->seed = (uint64_t)v->i; break;
     case KEY_CONTROL_SEED: cfg->control_seed = (uint64_t)v->i; break;
@@ -381,6 +425,20 @@ void tf__sweep_value_text(key_id_t key, const value_t *v, char *buf, size_t size
       if (used < size) snprintf(buf + used, size - used, "]");
       break;
     }
+    case VT_LAYERS: {
+      size_t used = (size_t)snprintf(buf, size, "[");
+      const char *sep = "";
+      for (int l = 0; l <= TF_MAX_LAYERS && used < size; l++) {
+        if (!(v->i & (1LL << l))) continue;
+        if (l == TF_MAX_LAYERS)
+          used += (size_t)snprintf(buf + used, size - used, "%soutput", sep);
+        else
+          used += (size_t)snprintf(buf + used, size - used, "%s%d", sep, l);
+        sep = ", ";
+      }
+      if (used < size) snprintf(buf + used, size - used, "]");
+      break;
+    }
     case VT_GRID: break;
   }
 }
@@ -390,7 +448,8 @@ int tf__sweep_value_cmp(value_type_t type, const value_t *a, const value_t *b) {
   switch (type) {
     case VT_INT:
     case VT_CHOICE:
-    case VT_WEIGHTS: return (a->i > b->i) - (a->i < b->i);
+    case VT_WEIGHTS:
+    case VT_LAYERS: return (a->i > b->i) - (a->i < b->i);
     case VT_REAL: return (a->r > b->r) - (a->r < b->r);
     case VT_TEXT:
     case VT_DATASET: return strcmp(a->s, b->s);

@@ -231,7 +231,10 @@ int tf_ticket_control(const tf_config_t *cfg, const tf_net_t *net, const float *
     case TF_CONTROL_RANDOM_MASK: {
       long keep[TF_MAX_LAYERS];
       tf_prune_remaining(net, ticket_mask, keep);
-      int rc = tf_prune_random(net, mask, keep, cfg->seed, round, cfg->control_seed, err);
+      /* Nested: every round draws from round 1's stream, whose kept positions for a smaller
+       * count are a subset of those for a larger one (tf_prune_random). */
+      const int stream_round = cfg->random == TF_RANDOM_NESTED ? 1 : round;
+      int rc = tf_prune_random(net, mask, keep, cfg->seed, stream_round, cfg->control_seed, err);
       if (rc < 0) return rc;
       memcpy(params, theta_k, n * sizeof *params);
       break;
@@ -377,8 +380,11 @@ static const float *next_ticket_mask(ticket_t *t, int round, tf_err_t *err, int 
   const tf_config_t *cfg = t->cfg;
   *rc = 0;
   if (round == cfg->rounds) return NULL;
+  unsigned exclude = 0;
+  for (int l = 0; l < t->net.n_layers; l++)
+    if (tf_config_excluded(cfg, l, t->net.n_layers)) exclude |= 1u << l;
   *rc = tf_prune_magnitude(&t->net, t->ticket_final, t->ticket_mask, cfg->rate, cfg->output_rate,
-                           cfg->scope, err);
+                           cfg->scope, exclude, err);
   return t->ticket_mask;
 }
 
@@ -460,6 +466,43 @@ int tf_ticket_run(const tf_config_t *cfg, const tf_dataset_t *data, const tf_tic
   ticket_free(&t);
   return rc;
 }
+int tf_ticket_floor_round(const tf_config_t *cfg, int *layer) {
+  tf_ticket_shape_t shape;
+  if (tf_ticket_shape(cfg, &shape, NULL) < 0) return 0;
+  const int n = shape.n_layers;
+  long remaining[TF_MAX_LAYERS];
+  long total = 0, total0 = 0;
+  for (int l = 0; l < n; l++) {
+    remaining[l] = (long)shape.layer_size[l];
+    if (tf_config_excluded(cfg, l, n)) continue;
+    total += remaining[l];
+  }
+  total0 = total;
+  for (int r = 1; r <= cfg->rounds; r++) {
+    if (cfg->scope == TF_SCOPE_GLOBAL) {
+      total -= tf_prune_count(total, cfg->rate);
+      for (int l = 0; l < n; l++) {
+        if (tf_config_excluded(cfg, l, n) || total0 == 0) continue;
+        if ((double)shape.layer_size[l] * (double)total / (double)total0 < 1.0) {
+          if (layer != NULL) *layer = l;
+          return r;
+        }
+      }
+      continue;
+    }
+    for (int l = 0; l < n; l++) {
+      if (tf_config_excluded(cfg, l, n)) continue;
+      long c = tf_prune_count(remaining[l], l == n - 1 ? cfg->output_rate : cfg->rate);
+      if (remaining[l] > 0 && c >= remaining[l]) {
+        if (layer != NULL) *layer = l;
+        return r;
+      }
+      remaining[l] -= c;
+    }
+  }
+  return 0;
+}
+
 double tf_ticket_round_cost(const tf_config_t *cfg, int round) {
   tf_ticket_shape_t shape;
   if (round < 0 || round > cfg->rounds || tf_ticket_shape(cfg, &shape, NULL) < 0) return 0.0;

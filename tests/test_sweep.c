@@ -300,13 +300,13 @@ static void test_sweep_key_table_documents_every_key_with_its_default(void) {
   size_t n = 0;
   const tf_sweep_key_t *keys = tf_sweep_keys(&n);
   static const char *const order[] = {
-      "name",             "data.dataset",     "data.validation",    "data.order",
-      "model.hidden",     "train.optimizer",  "train.lr",           "train.momentum",
-      "train.beta1",      "train.beta2",      "train.eps",          "train.batch",
+      "name",           "data.dataset",     "data.validation",    "data.order",
+      "model.hidden",   "train.optimizer",  "train.lr",           "train.momentum",
+      "train.beta1",    "train.beta2",      "train.eps",          "train.batch",
       "train.iterations", "train.eval_every", "train.sparse_below", "init",
-      "prune.rounds",     "prune.rate",       "prune.output_rate",  "prune.scope",
-      "prune.rewind",     "control",          "seed",               "control_seed",
-      "record.weights",   "grid"};
+      "prune.rounds",   "prune.rate",       "prune.output_rate",  "prune.scope",
+      "prune.rewind",   "prune.exclude",    "prune.random",       "control",
+      "seed",           "control_seed",     "record.weights",     "grid"};
   ASSERT_INT_EQ(n, sizeof order / sizeof order[0]);
   tf_config_t def;
   tf_config_default(&def);
@@ -641,6 +641,8 @@ static void test_sweep_diff_names_every_key_set_away_from_its_default(void) {
       {"prune.output_rate", "0.2", "prune.output_rate"},
       {"prune.scope", "global", "prune.scope"},
       {"prune.rewind", "100", "prune.rewind"},
+      {"prune.exclude", "[output]", "prune.exclude"},
+      {"prune.random", "nested", "prune.random"},
       {"control", "reinit", "control"},
       {"seed", "7", "seed"},
       {"control_seed", "2", "control_seed"},

@@ -204,7 +204,7 @@ static void test_ticket_control_params_follow_their_definitions(void) {
     for (int j = 0; j < net.sizes[l + 1]; j++) theta[net.b_off[l] + j] = 0.01f * (float)(j + 1);
   }
   for (size_t i = 0; i < n; i++) tmask[i] = 1.0f;
-  ASSERT_INT_EQ(tf_prune_magnitude(&net, theta, tmask, 0.5, 0.5, TF_SCOPE_LAYERWISE, NULL), 0);
+  ASSERT_INT_EQ(tf_prune_magnitude(&net, theta, tmask, 0.5, 0.5, TF_SCOPE_LAYERWISE, 0, NULL), 0);
   for (int c = 0; c < TF_CONTROL_COUNT; c++) {
     cfg.control = (tf_control_t)c;
     p[c] = malloc(n * sizeof *p[c]);
@@ -366,15 +366,21 @@ static void check_same_round(const record_t *a, const record_t *b, int k) {
  * kernels and (the third case: every pruned layer sparse) on sparse ones. */
 static void test_ticket_resumed_rounds_equal_uninterrupted_ones(void) {
   const tf_control_t controls[] = {TF_CONTROL_TICKET, TF_CONTROL_RANDOM_MASK,
-                                   TF_CONTROL_SIGN_REINIT, TF_CONTROL_SPARSE_REINIT};
-  const long rewinds[] = {0, 30, 30, 0};
-  const double sparse_below[] = {0.0, TF_SPARSE_BELOW_DEFAULT, 1.0, TF_SPARSE_BELOW_DEFAULT};
-  const uint64_t control_seed[] = {0, 0, 0, 3};
-  for (int c = 0; c < 4; c++) {
+                                   TF_CONTROL_SIGN_REINIT, TF_CONTROL_RANDOM_MASK,
+                                   TF_CONTROL_SPARSE_REINIT};
+  const long rewinds[] = {0, 30, 30, 30, 0};
+  const double sparse_below[] = {0.0, TF_SPARSE_BELOW_DEFAULT, 1.0, TF_SPARSE_BELOW_DEFAULT,
+                                 TF_SPARSE_BELOW_DEFAULT};
+  const tf_prune_random_t random[] = {TF_RANDOM_INDEPENDENT, TF_RANDOM_INDEPENDENT,
+                                      TF_RANDOM_INDEPENDENT, TF_RANDOM_NESTED,
+                                      TF_RANDOM_INDEPENDENT};
+  const uint64_t control_seed[] = {0, 0, 0, 2, 3};
+  for (int c = 0; c < 5; c++) {
     tf_config_t cfg = small_config();
     cfg.control = controls[c];
     cfg.rewind = rewinds[c];
     cfg.sparse_below = sparse_below[c];
+    cfg.random = random[c];
     cfg.control_seed = control_seed[c];
     record_t full;
     run(&cfg, &full);
@@ -619,6 +625,61 @@ static void test_ticket_sparse_reinit_scales_each_unit_by_its_surviving_fan_in(v
   tf_net_free(&net);
 }
 
+/* prune.random nested: each round's random mask lies inside the previous round's, with the
+ * ticket's counts; independent draws fresh positions, so its masks are not nested. */
+static void test_ticket_nested_random_masks_are_subsets_of_the_previous_round(void) {
+  tf_config_t cfg = small_config();
+  cfg.control = TF_CONTROL_RANDOM_MASK;
+  cfg.rounds = 3;
+  record_t nested, independent;
+  cfg.random = TF_RANDOM_NESTED;
+  run(&cfg, &nested);
+  cfg.random = TF_RANDOM_INDEPENDENT;
+  run(&cfg, &independent);
+  const size_t nb = nested.round[0].mask_bytes;
+  /* round 1 draws from the same stream in both */
+  ASSERT(memcmp(nested.mask[1], independent.mask[1], nb) == 0);
+  for (int k = 2; k <= cfg.rounds; k++) {
+    int nested_subset = 1, independent_subset = 1;
+    for (size_t i = 0; i < nb; i++) {
+      nested_subset &= (nested.mask[k][i] & ~nested.mask[k - 1][i]) == 0;
+      independent_subset &= (independent.mask[k][i] & ~independent.mask[k - 1][i]) == 0;
+    }
+    ASSERT(nested_subset);
+    ASSERT(!independent_subset);
+    for (int l = 0; l < 3; l++)
+      ASSERT_INT_EQ(nested.round[k].remaining[l], independent.round[k].remaining[l]);
+  }
+  record_free(&nested);
+  record_free(&independent);
+}
+
+/* The round a layer reaches its one-weight floor: exact under layerwise scope (the 64-10 output
+ * layer at 0.5: 640, 320, 160, 80, 40, 20, 10, 5, 2, 1, held from round 10), never for an
+ * excluded layer or within the rounds, and at the mean density under global scope. */
+static void test_ticket_floor_round_finds_the_round_a_layer_keeps_its_last_weight(void) {
+  tf_config_t cfg;
+  tf_config_default(&cfg);
+  cfg.n_hidden = 1;
+  cfg.hidden[0] = 64;
+  cfg.rounds = 30;
+  cfg.output_rate = 0.5;
+  int layer = -1;
+  ASSERT_INT_EQ(tf_ticket_floor_round(&cfg, &layer), 10);
+  ASSERT_INT_EQ(layer, 1);
+  cfg.rounds = 9;
+  ASSERT_INT_EQ(tf_ticket_floor_round(&cfg, &layer), 0);
+  cfg.rounds = 30;
+  cfg.exclude = TF_EXCLUDE_OUTPUT;
+  ASSERT_INT_EQ(tf_ticket_floor_round(&cfg, &layer), 0);
+  /* global at 0.2: 50816 * 0.8^r; the 640-weight layer's share drops below one weight when
+   * 640 * 0.8^r < 1, at r = 29 */
+  cfg.exclude = 0;
+  cfg.scope = TF_SCOPE_GLOBAL;
+  ASSERT_INT_EQ(tf_ticket_floor_round(&cfg, &layer), 29);
+  ASSERT_INT_EQ(layer, 1);
+}
+
 static void test_ticket_shape_counts_lenet_layers_parameters_mask_bytes_and_evals(void) {
   tf_config_t cfg;
   tf_config_default(&cfg);
@@ -669,6 +730,8 @@ int main(void) {
   RUN(test_ticket_rounds_see_fresh_batches_per_round_and_the_same_under_fixed);
   RUN(test_ticket_control_seed_redraws_the_control_and_keeps_the_ticket);
   RUN(test_ticket_sparse_reinit_scales_each_unit_by_its_surviving_fan_in);
+  RUN(test_ticket_nested_random_masks_are_subsets_of_the_previous_round);
+  RUN(test_ticket_floor_round_finds_the_round_a_layer_keeps_its_last_weight);
   RUN(test_ticket_pruned_weights_stay_zero_under_every_optimiser);
   RUN(test_ticket_controls_share_round0_and_the_tickets_masks);
   RUN(test_ticket_same_config_gives_identical_bits);

@@ -20,6 +20,10 @@
 typedef enum { TF_OPT_SGD, TF_OPT_MOMENTUM, TF_OPT_ADAM, TF_OPT_COUNT } tf_optimizer_kind_t;
 typedef enum { TF_SCOPE_LAYERWISE, TF_SCOPE_GLOBAL, TF_SCOPE_COUNT } tf_prune_scope_t;
 typedef enum { TF_ORDER_PER_ROUND, TF_ORDER_FIXED, TF_ORDER_COUNT } tf_data_order_t;
+typedef enum { TF_RANDOM_INDEPENDENT, TF_RANDOM_NESTED, TF_RANDOM_COUNT } tf_prune_random_t;
+/* prune.exclude: bit l excludes weight layer l; TF_EXCLUDE_OUTPUT the last one, whatever its
+ * index. */
+#define TF_EXCLUDE_OUTPUT (1u << TF_MAX_LAYERS)
 typedef enum {
   TF_CONTROL_TICKET,      /* survivors rewound to theta_k */
   TF_CONTROL_REINIT,      /* the ticket's mask, fresh weights from the same initialiser */
@@ -75,6 +79,8 @@ typedef struct tf_config {
   double output_rate;            /* prune.output_rate: same for the output layer (layerwise) */
   tf_prune_scope_t scope;        /* prune.scope */
   long rewind;                   /* prune.rewind: iteration k whose weights survivors return to */
+  unsigned exclude;              /* prune.exclude: layers left unpruned, bits as TF_EXCLUDE_OUTPUT */
+  tf_prune_random_t random;      /* prune.random: random_mask positions per round or nested */
   tf_control_t control;          /* control */
   uint64_t seed;                 /* seed */
   uint64_t control_seed;         /* control_seed: mixed into the control draws only */
@@ -99,5 +105,9 @@ const char *tf_config_optimizer_name(tf_optimizer_kind_t kind);
 const char *tf_config_scope_name(tf_prune_scope_t scope);
 const char *tf_config_control_name(tf_control_t control);
 const char *tf_config_order_name(tf_data_order_t order);
+const char *tf_config_random_name(tf_prune_random_t random);
+
+/* Whether prune.exclude leaves weight layer l of n_layers unpruned. */
+int tf_config_excluded(const tf_config_t *cfg, int l, int n_layers);
 
 #endif
