@@ -12,13 +12,16 @@ static const char *const normalize_names[TF_NORMALIZE_COUNT] = {"unit", "standar
 static const char *const scope_names[TF_SCOPE_COUNT] = {"layerwise", "global"};
 static const char *const test_eval_names[TF_TEST_EVAL_COUNT] = {"every", "at_best"};
 static const char *const control_names[TF_CONTROL_COUNT] = {"ticket", "reinit", "sign_reinit",
-                                                            "random_mask"};
+                                                            "random_mask", "sparse_reinit"};
+static const char *const order_names[TF_ORDER_COUNT] = {"per_round", "fixed"};
+static const char *const random_names[TF_RANDOM_COUNT] = {"independent", "nested"};
 
 void tf_config_default(tf_config_t *cfg) {
   memset(cfg, 0, sizeof *cfg);
   strcpy(cfg->dataset, "mnist");
   cfg->validation = 5000;
   cfg->normalize = TF_NORMALIZE_UNIT;
+  cfg->order = TF_ORDER_PER_ROUND;
   cfg->n_hidden = 2;
   cfg->hidden[0] = 300;
   cfg->hidden[1] = 100;
@@ -45,8 +48,11 @@ void tf_config_default(tf_config_t *cfg) {
   cfg->output_rate = 0.1;
   cfg->scope = TF_SCOPE_LAYERWISE;
   cfg->rewind = 0;
+  cfg->exclude = 0;
+  cfg->random = TF_RANDOM_INDEPENDENT;
   cfg->control = TF_CONTROL_TICKET;
   cfg->seed = 1;
+  cfg->control_seed = 0;
   cfg->record_weights = TF_RECORD_INIT | TF_RECORD_REWIND | TF_RECORD_FINAL;
 }
 
@@ -89,6 +95,13 @@ int tf_config_check(const tf_config_t *cfg, tf_err_t *err) {
     return tf_err_set(err, TF_EINPUT,
                       "prune.rewind (%ld) must be less than train.iterations (%ld)", cfg->rewind,
                       cfg->iterations);
+  int n_layers = cfg->n_hidden + 1;
+  for (int l = n_layers; l < TF_MAX_LAYERS; l++)
+    if (cfg->exclude & (1u << l))
+      return tf_err_set(err, TF_EINPUT,
+                        "prune.exclude (layer %d) must name one of the %d weight layers of "
+                        "model.hidden (0 to %d, or output)",
+                        l, n_layers, n_layers - 1);
   if (cfg->rewind % cfg->eval_every != 0)
     return tf_err_set(err, TF_EINPUT,
                       "prune.rewind (%ld) must be a multiple of train.eval_every (%d)",
@@ -132,6 +145,22 @@ const char *tf_config_test_eval_name(tf_test_eval_t when) {
   return test_eval_names[when];
 }
 
+const char *tf_config_order_name(tf_data_order_t order) {
+  if ((int)order < 0 || order >= TF_ORDER_COUNT) return NULL;
+  return order_names[order];
+}
+
+const char *tf_config_random_name(tf_prune_random_t random) {
+  if ((int)random < 0 || random >= TF_RANDOM_COUNT) return NULL;
+  return random_names[random];
+}
+
+int tf_config_excluded(const tf_config_t *cfg, int l, int n_layers) {
+  if (l < 0 || l >= n_layers) return 0;
+  if (l == n_layers - 1 && (cfg->exclude & TF_EXCLUDE_OUTPUT)) return 1;
+  return (cfg->exclude >> l) & 1u;
+}
+
 /* Reals compare by their bits' meaning: NaN (an absent initialiser parameter) equals NaN. */
 static int same_real(double a, double b) { return a == b || (isnan(a) && isnan(b)); }
 
@@ -156,6 +185,7 @@ int tf_config_diff(const tf_config_t *a, const tf_config_t *b, char *buf, size_t
   }
   DIFF_INT("data.validation", validation)
   DIFF_INT("data.normalize", normalize)
+  DIFF_INT("data.order", order)
   int same_hidden = a->n_hidden == b->n_hidden;
   for (int i = 0; same_hidden && i < a->n_hidden; i++) same_hidden = a->hidden[i] == b->hidden[i];
   if (!same_hidden) {
@@ -191,8 +221,11 @@ int tf_config_diff(const tf_config_t *a, const tf_config_t *b, char *buf, size_t
   DIFF_REAL("prune.output_rate", output_rate)
   DIFF_INT("prune.scope", scope)
   DIFF_INT("prune.rewind", rewind)
+  DIFF_INT("prune.exclude", exclude)
+  DIFF_INT("prune.random", random)
   DIFF_INT("control", control)
   DIFF_INT("seed", seed)
+  DIFF_INT("control_seed", control_seed)
   DIFF_INT("record.weights", record_weights)
 #undef DIFF_INT
 #undef DIFF_REAL

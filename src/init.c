@@ -275,3 +275,17 @@ int tf_init_fill(float *w, int fan_out, int fan_in, const tf_init_spec_t *spec, 
   }
   return 0;
 }
+
+double tf_init_row_gain(const tf_init_spec_t *spec, int fan_in, long surviving) {
+  if (surviving <= 0 || fan_in <= 0) return 1.0;
+  switch (spec->kind) {
+    case TF_INIT_GLOROT_NORMAL:
+    case TF_INIT_GLOROT_UNIFORM:
+    case TF_INIT_HE_NORMAL:
+    case TF_INIT_HE_UNIFORM:
+    case TF_INIT_LECUN_NORMAL:
+    case TF_INIT_LECUN_UNIFORM:
+    case TF_INIT_SIGNED_CONSTANT: return sqrt((double)fan_in / (double)surviving);
+    default: return 1.0;
+  }
+}

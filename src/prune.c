@@ -61,20 +61,38 @@ static size_t collect_layer(const tf_net_t *net, const float *weights, const flo
   return k;
 }
 
-/* Zeroes the mask at the n smallest keys. */
-static void prune_smallest(prune_key_t *keys, size_t nkeys, long n, float *mask) {
+/* The weight layer a slab offset among the weights belongs to. */
+static int layer_of(const tf_net_t *net, size_t off) {
+  int l = 0;
+  while (l + 1 < net->n_layers && off >= net->w_off[l + 1]) l++;
+  return l;
+}
+
+/* Zeroes the mask at the n smallest keys, passing over a layer's last remaining weight
+ * (remaining[], updated) so that no layer is emptied. */
+static void prune_smallest(const tf_net_t *net, prune_key_t *keys, size_t nkeys, long n,
+                           long *remaining, float *mask) {
   if (n <= 0) return;
   qsort(keys, nkeys, sizeof *keys, key_cmp);
-  for (size_t i = 0; i < (size_t)n; i++) mask[keys[i].off] = 0.0f;
+  long pruned = 0;
+  for (size_t i = 0; i < nkeys && pruned < n; i++) {
+    int l = layer_of(net, keys[i].off);
+    if (remaining[l] <= 1) continue;
+    mask[keys[i].off] = 0.0f;
+    remaining[l]--;
+    pruned++;
+  }
 }
 
 int tf_prune_magnitude(const tf_net_t *net, const float *weights, float *mask, double rate,
-                       double output_rate, tf_prune_scope_t scope, tf_err_t *err) {
+                       double output_rate, tf_prune_scope_t scope, unsigned exclude,
+                       tf_err_t *err) {
   long remaining[TF_MAX_LAYERS];
   tf_prune_remaining(net, mask, remaining);
   size_t cap = 0;
   long total = 0;
   for (int l = 0; l < net->n_layers; l++) {
+    if ((exclude >> l) & 1u) continue;
     total += remaining[l];
     if (scope == TF_SCOPE_GLOBAL)
       cap += (size_t)remaining[l];
@@ -87,13 +105,15 @@ int tf_prune_magnitude(const tf_net_t *net, const float *weights, float *mask, d
 
   if (scope == TF_SCOPE_GLOBAL) {
     size_t k = 0;
-    for (int l = 0; l < net->n_layers; l++) k = collect_layer(net, weights, mask, l, keys, k);
-    prune_smallest(keys, k, tf_prune_count(total, rate), mask);
+    for (int l = 0; l < net->n_layers; l++)
+      if (!((exclude >> l) & 1u)) k = collect_layer(net, weights, mask, l, keys, k);
+    prune_smallest(net, keys, k, tf_prune_count(total, rate), remaining, mask);
   } else {
     for (int l = 0; l < net->n_layers; l++) {
+      if ((exclude >> l) & 1u) continue;
       double r = l == net->n_layers - 1 ? output_rate : rate;
       size_t k = collect_layer(net, weights, mask, l, keys, 0);
-      prune_smallest(keys, k, tf_prune_count(remaining[l], r), mask);
+      prune_smallest(net, keys, k, tf_prune_count(remaining[l], r), remaining, mask);
     }
   }
   free(keys);
@@ -106,7 +126,7 @@ static void set_biases(const tf_net_t *net, float *mask) {
 }
 
 int tf_prune_random(const tf_net_t *net, float *mask, const long *keep, uint64_t seed, int round,
-                    tf_err_t *err) {
+                    uint64_t variant, tf_err_t *err) {
   size_t cap = 0;
   for (int l = 0; l < net->n_layers; l++) {
     size_t nw = (size_t)net->sizes[l] * (size_t)net->sizes[l + 1];
@@ -122,7 +142,7 @@ int tf_prune_random(const tf_net_t *net, float *mask, const long *keep, uint64_t
     size_t nw = (size_t)net->sizes[l] * (size_t)net->sizes[l + 1];
     float *m = mask + net->w_off[l];
     tf_rng_t rng;
-    tf_rng_seed(&rng, seed, TF_STREAM_MASK, (uint64_t)round, (uint64_t)l);
+    tf_rng_seed_variant(&rng, seed, TF_STREAM_MASK, (uint64_t)round, (uint64_t)l, variant);
     for (size_t i = 0; i < nw; i++) {
       idx[i] = i;
       m[i] = 0.0f;

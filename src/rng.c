@@ -18,11 +18,17 @@ static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k
 
 void tf_rng_seed(tf_rng_t *rng, uint64_t seed, tf_stream_t purpose, uint64_t round,
                  uint64_t index) {
+  tf_rng_seed_variant(rng, seed, purpose, round, index, 0);
+}
+
+void tf_rng_seed_variant(tf_rng_t *rng, uint64_t seed, tf_stream_t purpose, uint64_t round,
+                         uint64_t index, uint64_t variant) {
   /* Each word is absorbed through a full splitmix64 step, so tuples that differ in any word
    * (or only in where a value sits) end in unrelated keys. */
-  const uint64_t words[4] = {seed, (uint64_t)purpose, round, index};
+  const uint64_t words[5] = {seed, (uint64_t)purpose, round, index, variant};
+  const int n_words = variant != 0 ? 5 : 4;
   uint64_t key = 0;
-  for (int i = 0; i < 4; i++) {
+  for (int i = 0; i < n_words; i++) {
     uint64_t x = key ^ words[i];
     key = splitmix64(&x);
   }

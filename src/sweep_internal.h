@@ -16,6 +16,7 @@ typedef enum {
   KEY_DATASET,
   KEY_VALIDATION,
   KEY_NORMALIZE,
+  KEY_ORDER,
   KEY_HIDDEN,
   KEY_OPTIMIZER,
   KEY_LR,
@@ -39,8 +40,11 @@ typedef enum {
   KEY_OUTPUT_RATE,
   KEY_SCOPE,
   KEY_REWIND,
+  KEY_EXCLUDE,
+  KEY_RANDOM,
   KEY_CONTROL,
   KEY_SEED,
+  KEY_CONTROL_SEED,
   KEY_WEIGHTS,
   KEY_GRID,
   KEY_COUNT
@@ -56,6 +60,7 @@ typedef enum {
   VT_MILESTONES,
   VT_INIT,
   VT_WEIGHTS,
+  VT_LAYERS, /* prune.exclude: layer indices and output, as TF_EXCLUDE_* bits */
   VT_GRID
 } value_type_t;
 
@@ -74,7 +79,8 @@ typedef struct key_rule {
 
 /* One parsed value of a key: the field its type uses, the rest zero (values compare whole). */
 typedef struct value {
-  long long i; /* VT_INT; the index of a VT_CHOICE; the TF_RECORD_* bits of VT_WEIGHTS */
+  long long i; /* VT_INT; the index of a VT_CHOICE; the TF_RECORD_* bits of VT_WEIGHTS; the
+               * prune.exclude bits of VT_LAYERS */
   double r;    /* VT_REAL */
   tf_init_spec_t init;
   int n; /* VT_HIDDEN, VT_MILESTONES */

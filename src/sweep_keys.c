@@ -29,6 +29,12 @@ const tf_sweep_key_t tf__sweep_key_docs[KEY_COUNT] = {
      "validation and test images too; near open_lth's 0.1307/0.3081, the pair of all 60,000 "
      "MNIST training images) or l2 (p / 255 scaled "
      "to unit L2 norm per image, as Frankle's TF code)."},
+    {"data.order", "string", "per_round",
+     "Minibatch order: per_round (each epoch's permutation from seed, round and epoch, so each "
+     "round draws fresh SGD noise while every initialiser and control of a seed sees the same "
+     "batches in a round, and a round rewound to k resumes its own order at k; round 0's order "
+     "is the fixed one) or fixed (from seed and epoch only: every round replays round 0's "
+     "batches)."},
     {"model.hidden", "list of integers", "[300, 100]",
      "Hidden layer widths, 0 to 8 layers of 1 to 100000 units; the input and output sizes "
      "come from the dataset."},
@@ -92,12 +98,25 @@ const tf_sweep_key_t tf__sweep_key_docs[KEY_COUNT] = {
     {"prune.rewind", "integer", "0",
      "Iteration whose weights the survivors return to: 0 is the initialisation, k > 0 late "
      "rewinding; less than train.iterations and a multiple of train.eval_every."},
+    {"prune.exclude", "list of layers", "[]",
+     "Weight layers left unpruned under either scope: indices from 0 (the first hidden layer) "
+     "and output for the last; global scope then ranks and counts the other layers' weights "
+     "only. Whatever the rates, a round never removes a layer's last weight."},
+    {"prune.random", "string", "independent",
+     "How control random_mask places the ticket's per-layer counts: independent (fresh "
+     "positions every round) or nested (each round's random mask inside the previous "
+     "round's, as open_lth)."},
     {"control", "string", "ticket",
      "ticket (rewind the survivors), reinit (same mask, fresh weights), sign_reinit (fresh "
-     "magnitudes, original signs) or random_mask (same layer densities, random positions)."},
+     "magnitudes, original signs), random_mask (same layer densities, random positions) or "
+     "sparse_reinit (reinit with each unit's scale from its surviving fan-in)."},
     {"seed", "integer", "1",
      "Seed of every random stream, 0 to 2^63-1; tasks with one seed share the data order and "
      "the validation split."},
+    {"control_seed", "integer", "0",
+     "Mixed into the draws of the reinit, sign_reinit, sparse_reinit and random_mask controls "
+     "only, 0 to 2^63-1: several draws of one ticket's control (same split, order, theta_0 and "
+     "ticket); 0 gives the draws of a sweep without the key."},
     {"record.weights", "list of strings", "[init, rewind, final]",
      "Weight snapshots stored per task and round, a subset of init, rewind and final ([] for "
      "none); not a grid axis, as every task stores the same snapshots."},
@@ -117,6 +136,8 @@ static const char *test_eval_name(int i) {
 static const char *control_name(int i) { return tf_config_control_name((tf_control_t)i); }
 static const char *normalize_name(int i) { return tf_config_normalize_name((tf_normalize_t)i); }
 static const char *boolean_name(int i) { return i ? "true" : "false"; }
+static const char *order_name(int i) { return tf_config_order_name((tf_data_order_t)i); }
+static const char *random_name(int i) { return tf_config_random_name((tf_prune_random_t)i); }
 
 #define RULE_INT(lo, hi) {VT_INT, 1, lo, hi, 0, 0, 0, 0, NULL, NULL, 0}
 #define RULE_REAL(lo, hi, lo_open, hi_open) {VT_REAL, 1, 0, 0, lo, hi, lo_open, hi_open, NULL, NULL, 0}
@@ -128,6 +149,7 @@ const key_rule_t tf__sweep_key_rules[KEY_COUNT] = {
     [KEY_DATASET] = RULE_OTHER(VT_DATASET, 1),
     [KEY_VALIDATION] = RULE_INT(1, INT_MAX),
     [KEY_NORMALIZE] = RULE_CHOICE("normalization", normalize_name, TF_NORMALIZE_COUNT),
+    [KEY_ORDER] = RULE_CHOICE("order", order_name, TF_ORDER_COUNT),
     [KEY_HIDDEN] = RULE_OTHER(VT_HIDDEN, 1),
     [KEY_OPTIMIZER] = RULE_CHOICE("optimizer", optimizer_name, TF_OPT_COUNT),
     [KEY_LR] = RULE_REAL(0, INFINITY, 1, 1),
@@ -151,8 +173,11 @@ const key_rule_t tf__sweep_key_rules[KEY_COUNT] = {
     [KEY_OUTPUT_RATE] = RULE_REAL(0, 1, 1, 1),
     [KEY_SCOPE] = RULE_CHOICE("scope", scope_name, TF_SCOPE_COUNT),
     [KEY_REWIND] = RULE_INT(0, LONG_COUNT_MAX),
+    [KEY_EXCLUDE] = RULE_OTHER(VT_LAYERS, 1),
+    [KEY_RANDOM] = RULE_CHOICE("random placement", random_name, TF_RANDOM_COUNT),
     [KEY_CONTROL] = RULE_CHOICE("control", control_name, TF_CONTROL_COUNT),
     [KEY_SEED] = RULE_INT(0, INT64_MAX),
+    [KEY_CONTROL_SEED] = RULE_INT(0, INT64_MAX),
     [KEY_WEIGHTS] = RULE_OTHER(VT_WEIGHTS, 0),
     [KEY_GRID] = RULE_OTHER(VT_GRID, 0),
 };
@@ -356,6 +381,37 @@ int tf__sweep_value_read(const parse_t *p, key_id_t key, const node_t *n, value_
       }
       return 0;
     }
+    case VT_LAYERS: {
+      if (n->kind != NODE_SEQ)
+        return tf__sweep_fail(p, n,
+                              "%s: expected a list of layers such as [0, output] ([] for none), "
+                              "got %s",
+                              path, tf__yaml_describe(n, got, sizeof got));
+      const node_t *first[TF_MAX_LAYERS + 1] = {NULL};
+      for (size_t i = 0; i < n->n; i++) {
+        const node_t *item = n->items[i];
+        int bit = 0;
+        if (item->kind == NODE_SCALAR && strcmp(item->text, "output") == 0) {
+          bit = TF_MAX_LAYERS;
+        } else {
+          if (item->kind == NODE_SCALAR && item->plain && !isdigit((unsigned char)item->text[0]) &&
+              item->text[0] != '-' && item->text[0] != '+')
+            return tf__sweep_fail(p, item,
+                                  "%s: expected a layer index or output, got '%s'", path,
+                                  item->text);
+          long long l = 0;
+          int rc = read_int(p, item, path, "a layer index or output", 0, TF_MAX_LAYERS - 1, &l);
+          if (rc != 0) return rc;
+          bit = (int)l;
+        }
+        if (first[bit] != NULL)
+          return tf__sweep_fail(p, item, "%s: '%s' is listed twice (first at %d:%d)", path,
+                                item->text, first[bit]->line, first[bit]->col);
+        first[bit] = item;
+        v->i |= 1LL << bit;
+      }
+      return 0;
+    }
     case VT_GRID: break;
   }
   return 0;
@@ -371,6 +427,7 @@ void tf__sweep_value_apply(key_id_t key, const value_t *v, tf_config_t *cfg) {
       break;
     case KEY_VALIDATION: cfg->validation = (int)v->i; break;
     case KEY_NORMALIZE: cfg->normalize = (tf_normalize_t)v->i; break;
+    case KEY_ORDER: cfg->order = (tf_data_order_t)v->i; break;
     case KEY_HIDDEN:
       cfg->n_hidden = v->n;
       memcpy(cfg->hidden, v->list, sizeof cfg->hidden);
@@ -400,8 +457,11 @@ void tf__sweep_value_apply(key_id_t key, const value_t *v, tf_config_t *cfg) {
     case KEY_OUTPUT_RATE: cfg->output_rate = v->r; break;
     case KEY_SCOPE: cfg->scope = (tf_prune_scope_t)v->i; break;
     case KEY_REWIND: cfg->rewind = (long)v->i; break;
+    case KEY_EXCLUDE: cfg->exclude = (unsigned)v->i; break;
+    case KEY_RANDOM: cfg->random = (tf_prune_random_t)v->i; break;
     case KEY_CONTROL: cfg->control = (tf_control_t)v->i; break;
     case KEY_SEED: cfg->seed = (uint64_t)v->i; break;
+    case KEY_CONTROL_SEED: cfg->control_seed = (uint64_t)v->i; break;
     case KEY_WEIGHTS: cfg->record_weights = (unsigned)v->i; break;
     case KEY_GRID:
     case KEY_COUNT: break;
@@ -437,6 +497,20 @@ void tf__sweep_value_text(key_id_t key, const value_t *v, char *buf, size_t size
       if (used < size) snprintf(buf + used, size - used, "]");
       break;
     }
+    case VT_LAYERS: {
+      size_t used = (size_t)snprintf(buf, size, "[");
+      const char *sep = "";
+      for (int l = 0; l <= TF_MAX_LAYERS && used < size; l++) {
+        if (!(v->i & (1LL << l))) continue;
+        if (l == TF_MAX_LAYERS)
+          used += (size_t)snprintf(buf + used, size - used, "%soutput", sep);
+        else
+          used += (size_t)snprintf(buf + used, size - used, "%s%d", sep, l);
+        sep = ", ";
+      }
+      if (used < size) snprintf(buf + used, size - used, "]");
+      break;
+    }
     case VT_GRID: break;
   }
 }
@@ -446,7 +520,8 @@ int tf__sweep_value_cmp(value_type_t type, const value_t *a, const value_t *b) {
   switch (type) {
     case VT_INT:
     case VT_CHOICE:
-    case VT_WEIGHTS: return (a->i > b->i) - (a->i < b->i);
+    case VT_WEIGHTS:
+    case VT_LAYERS: return (a->i > b->i) - (a->i < b->i);
     case VT_REAL: return (a->r > b->r) - (a->r < b->r);
     case VT_TEXT:
     case VT_DATASET: return strcmp(a->s, b->s);

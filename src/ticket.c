@@ -32,6 +32,7 @@ typedef struct ticket {
   int32_t *test_idx;   /* (n_test): 0..n_test-1, so test images gather like validation ones */
   int32_t *order;      /* (n_train split): the current epoch's permutation */
   long order_epoch;    /* epoch whose permutation `order` holds; -1 = none */
+  int order_round;     /* round whose order `order` holds (0 under data.order fixed) */
   int32_t *y;          /* (max_batch) gathered labels */
   float *theta0;       /* (n_params) initial parameters */
   float *theta_k;      /* (n_params) parameters at the rewind iteration of round 0 */
@@ -56,13 +57,13 @@ static int snapshot(ticket_t *t, tf_snapshot_t which, const float *params) {
 }
 
 /* Weights of every layer from the initialiser, each layer from its own stream (purpose, round,
- * layer), biases zero. */
+ * layer; variant), biases zero. */
 static int draw_init(const tf_config_t *cfg, const tf_net_t *net, float *params,
-                     tf_stream_t purpose, int round, tf_err_t *err) {
+                     tf_stream_t purpose, int round, uint64_t variant, tf_err_t *err) {
   memset(params, 0, net->n_params * sizeof *params);
   for (int l = 0; l < net->n_layers; l++) {
     tf_rng_t rng;
-    tf_rng_seed(&rng, cfg->seed, purpose, (uint64_t)round, (uint64_t)l);
+    tf_rng_seed_variant(&rng, cfg->seed, purpose, (uint64_t)round, (uint64_t)l, variant);
     int rc = tf_init_fill(params + net->w_off[l], net->sizes[l + 1], net->sizes[l], &cfg->init,
                           &rng, err);
     if (rc < 0) return rc;
@@ -79,20 +80,28 @@ static void gather(ticket_t *t, const tf_images_t *images, const int32_t *idx, i
   tf_net_normalize(&t->net, idx, count, t->norm.scale, t->norm.shift, image_scale);
 }
 
-/* The batch of training iteration `it`: epochs are permutations of the training split from
- * TF_STREAM_ORDER(seed, epoch), cut into floor(n_train / batch) batches (the remainder is not
- * used in that epoch). The order depends on the seed only, so every initialiser and control of a
- * seed, and every round, sees the same sequence, and a rewound round resumes it at iteration k. */
-static void gather_batch(ticket_t *t, long it) {
+void tf_ticket_epoch_order(const tf_config_t *cfg, int round, long epoch, const int32_t *train_idx,
+                           int32_t n_train, int32_t *order) {
+  const int order_round = cfg->order == TF_ORDER_FIXED ? 0 : round;
+  memcpy(order, train_idx, (size_t)n_train * sizeof *order);
+  tf_rng_t rng;
+  tf_rng_seed(&rng, cfg->seed, TF_STREAM_ORDER, (uint64_t)epoch, (uint64_t)order_round);
+  tf_rng_shuffle(&rng, order, (size_t)n_train);
+}
+
+/* The batch of training iteration `it` of round `round`: epochs are tf_ticket_epoch_order's
+ * permutations cut into floor(n_train / batch) batches; the n_train mod batch images at the end
+ * of an epoch's permutation are not used in that epoch (the next epoch's permutation puts
+ * others there). */
+static void gather_batch(ticket_t *t, int round, long it) {
   const int batch = t->cfg->batch;
   const long per_epoch = t->split.n_train / batch;
   const long epoch = it / per_epoch;
-  if (epoch != t->order_epoch) {
-    memcpy(t->order, t->split.train_idx, (size_t)t->split.n_train * sizeof *t->order);
-    tf_rng_t rng;
-    tf_rng_seed(&rng, t->cfg->seed, TF_STREAM_ORDER, (uint64_t)epoch, 0);
-    tf_rng_shuffle(&rng, t->order, (size_t)t->split.n_train);
+  const int order_round = t->cfg->order == TF_ORDER_FIXED ? 0 : round;
+  if (epoch != t->order_epoch || order_round != t->order_round) {
+    tf_ticket_epoch_order(t->cfg, round, epoch, t->split.train_idx, t->split.n_train, t->order);
     t->order_epoch = epoch;
+    t->order_round = order_round;
   }
   const long pos = (it % per_epoch) * batch;
   gather(t, &t->data->train, t->order + pos, batch);
@@ -163,7 +172,7 @@ static int train_round(ticket_t *t, int round, long start, long end, int evaluat
   double loss_sum = 0.0;
   long loss_count = 0;
   for (long it = start; it < end; it++) {
-    gather_batch(t, it);
+    gather_batch(t, round, it);
     tf_optim_schedule(&t->opt, it);
     float loss = tf_net_step(net, &t->opt, t->y, cfg->batch);
     if (!isfinite(loss))
@@ -211,8 +220,9 @@ int tf_ticket_control(const tf_config_t *cfg, const tf_net_t *net, const float *
       memcpy(params, theta_k, n * sizeof *params);
       break;
     case TF_CONTROL_REINIT:
-    case TF_CONTROL_SIGN_REINIT: {
-      int rc = draw_init(cfg, net, params, TF_STREAM_REINIT, round, err);
+    case TF_CONTROL_SIGN_REINIT:
+    case TF_CONTROL_SPARSE_REINIT: {
+      int rc = draw_init(cfg, net, params, TF_STREAM_REINIT, round, cfg->control_seed, err);
       if (rc < 0) return rc;
       memcpy(mask, ticket_mask, n * sizeof *mask);
       for (int l = 0; l < net->n_layers; l++) {
@@ -221,6 +231,17 @@ int tf_ticket_control(const tf_config_t *cfg, const tf_net_t *net, const float *
         size_t count = (size_t)net->sizes[l] * (size_t)net->sizes[l + 1];
         if (cfg->control == TF_CONTROL_SIGN_REINIT)
           for (size_t i = 0; i < count; i++) w[i] = copysignf(fabsf(w[i]), wk[i]);
+        if (cfg->control == TF_CONTROL_SPARSE_REINIT) {
+          const int fan_in = net->sizes[l];
+          const float *m = mask + net->w_off[l];
+          for (int row = 0; row < net->sizes[l + 1]; row++) {
+            const size_t o = (size_t)row * (size_t)fan_in;
+            long surviving = 0;
+            for (int c = 0; c < fan_in; c++) surviving += m[o + (size_t)c] != 0.0f;
+            const double gain = tf_init_row_gain(&cfg->init, fan_in, surviving);
+            for (int c = 0; c < fan_in; c++) w[o + (size_t)c] = (float)(gain * w[o + (size_t)c]);
+          }
+        }
         memcpy(params + net->b_off[l], theta_k + net->b_off[l],
                (size_t)net->sizes[l + 1] * sizeof *w);
       }
@@ -229,7 +250,10 @@ int tf_ticket_control(const tf_config_t *cfg, const tf_net_t *net, const float *
     case TF_CONTROL_RANDOM_MASK: {
       long keep[TF_MAX_LAYERS];
       tf_prune_remaining(net, ticket_mask, keep);
-      int rc = tf_prune_random(net, mask, keep, cfg->seed, round, err);
+      /* Nested: every round draws from round 1's stream, whose kept positions for a smaller
+       * count are a subset of those for a larger one (tf_prune_random). */
+      const int stream_round = cfg->random == TF_RANDOM_NESTED ? 1 : round;
+      int rc = tf_prune_random(net, mask, keep, cfg->seed, stream_round, cfg->control_seed, err);
       if (rc < 0) return rc;
       memcpy(params, theta_k, n * sizeof *params);
       break;
@@ -379,8 +403,11 @@ static const float *next_ticket_mask(ticket_t *t, int round, tf_err_t *err, int 
   const tf_config_t *cfg = t->cfg;
   *rc = 0;
   if (round == cfg->rounds) return NULL;
+  unsigned exclude = 0;
+  for (int l = 0; l < t->net.n_layers; l++)
+    if (tf_config_excluded(cfg, l, t->net.n_layers)) exclude |= 1u << l;
   *rc = tf_prune_magnitude(&t->net, t->ticket_final, t->ticket_mask, cfg->rate, cfg->output_rate,
-                           cfg->scope, err);
+                           cfg->scope, exclude, err);
   return t->ticket_mask;
 }
 
@@ -390,7 +417,7 @@ static int ticket_rounds(ticket_t *t, const tf_ticket_start_t *start, tf_err_t *
   const size_t np = net->n_params;
   const int first = start != NULL ? start->round : 0;
 
-  int rc = draw_init(cfg, net, t->theta0, TF_STREAM_INIT, 0, err);
+  int rc = draw_init(cfg, net, t->theta0, TF_STREAM_INIT, 0, 0, err);
   if (rc < 0) return rc;
   rc = snapshot(t, TF_SNAPSHOT_INIT, t->theta0);
   if (rc != 0) return rc;
@@ -462,6 +489,43 @@ int tf_ticket_run(const tf_config_t *cfg, const tf_dataset_t *data, const tf_tic
   ticket_free(&t);
   return rc;
 }
+int tf_ticket_floor_round(const tf_config_t *cfg, int *layer) {
+  tf_ticket_shape_t shape;
+  if (tf_ticket_shape(cfg, &shape, NULL) < 0) return 0;
+  const int n = shape.n_layers;
+  long remaining[TF_MAX_LAYERS];
+  long total = 0, total0 = 0;
+  for (int l = 0; l < n; l++) {
+    remaining[l] = (long)shape.layer_size[l];
+    if (tf_config_excluded(cfg, l, n)) continue;
+    total += remaining[l];
+  }
+  total0 = total;
+  for (int r = 1; r <= cfg->rounds; r++) {
+    if (cfg->scope == TF_SCOPE_GLOBAL) {
+      total -= tf_prune_count(total, cfg->rate);
+      for (int l = 0; l < n; l++) {
+        if (tf_config_excluded(cfg, l, n) || total0 == 0) continue;
+        if ((double)shape.layer_size[l] * (double)total / (double)total0 < 1.0) {
+          if (layer != NULL) *layer = l;
+          return r;
+        }
+      }
+      continue;
+    }
+    for (int l = 0; l < n; l++) {
+      if (tf_config_excluded(cfg, l, n)) continue;
+      long c = tf_prune_count(remaining[l], l == n - 1 ? cfg->output_rate : cfg->rate);
+      if (remaining[l] > 0 && c >= remaining[l]) {
+        if (layer != NULL) *layer = l;
+        return r;
+      }
+      remaining[l] -= c;
+    }
+  }
+  return 0;
+}
+
 double tf_ticket_round_cost(const tf_config_t *cfg, int round) {
   tf_ticket_shape_t shape;
   if (round < 0 || round > cfg->rounds || tf_ticket_shape(cfg, &shape, NULL) < 0) return 0.0;

@@ -177,4 +177,13 @@ set -e
   die "bad sweep: exit $rc, $(cat "$T/bad.log")"
 ok "a bad sweep exits 2 naming file:line and the likely fix"
 
+# Layerwise counts are exact: the 64-10 net's output layer at 0.5 goes 640, 320, ..., 5, 2, 1
+# and is held at one weight from round 10; excluded, it never is.
+printf 'name: floor\nmodel: {hidden: [64]}\nprune: {rounds: 30, output_rate: 0.5}\ngrid:\n  prune.exclude: [[], [output]]\n' >"$T/floor.yaml"
+"$TF" plan "$T/floor.yaml" >"$T/floor.out" 2>"$T/floor.log" || die "plan of a flooring sweep: $(cat "$T/floor.log")"
+grep -q "warning: task 0: layer 1 (output) reaches one weight at round 10 of 30" "$T/floor.log" &&
+  grep -q "warning: 1 of 2 tasks reach a layer's one-weight floor" "$T/floor.log" &&
+  ! grep -q "task 1:" "$T/floor.log" || die "plan floor warning: $(cat "$T/floor.log")"
+ok "plan warns at the round a layer reaches its last weight, and counts the tasks"
+
 echo "e2e: $pass checks passed"

@@ -699,8 +699,8 @@ static void test_net_sparse_training_tracks_dense_reference(void) {
     memcpy(md, dense.mask, dense.n_params * sizeof *md);
     memcpy(ms, dense.mask, dense.n_params * sizeof *ms);
     const tf_prune_scope_t lw = TF_SCOPE_LAYERWISE;
-    ASSERT_INT_EQ(tf_prune_magnitude(&dense, dense.params, md, 0.2, 0.1, lw, NULL), 0);
-    ASSERT_INT_EQ(tf_prune_magnitude(&dense, sparse.params, ms, 0.2, 0.1, lw, NULL), 0);
+    ASSERT_INT_EQ(tf_prune_magnitude(&dense, dense.params, md, 0.2, 0.1, lw, 0, NULL), 0);
+    ASSERT_INT_EQ(tf_prune_magnitude(&dense, sparse.params, ms, 0.2, 0.1, lw, 0, NULL), 0);
     ASSERT(memcmp(md, ms, dense.n_params * sizeof *md) == 0);
     free(md);
     free(ms);

@@ -300,14 +300,15 @@ static void test_sweep_key_table_documents_every_key_with_its_default(void) {
   size_t n = 0;
   const tf_sweep_key_t *keys = tf_sweep_keys(&n);
   static const char *const order[] = {
-      "name",             "data.dataset",       "data.validation", "data.normalize",
-      "model.hidden",     "train.optimizer",    "train.lr",        "train.momentum",
-      "train.beta1",      "train.beta2",        "train.eps",       "train.weight_decay",
-      "train.nesterov",   "train.warmup",       "train.milestones", "train.gamma",
-      "train.batch",      "train.iterations",
-      "train.eval_every", "train.test_eval",    "train.sparse_below", "init", "prune.rounds",
-      "prune.rate",       "prune.output_rate",  "prune.scope",     "prune.rewind",
-      "control",          "seed",               "record.weights",  "grid"};
+      "name", "data.dataset", "data.validation", "data.normalize",
+      "data.order", "model.hidden", "train.optimizer", "train.lr",
+      "train.momentum", "train.beta1", "train.beta2", "train.eps",
+      "train.weight_decay", "train.nesterov", "train.warmup", "train.milestones",
+      "train.gamma", "train.batch", "train.iterations", "train.eval_every",
+      "train.test_eval", "train.sparse_below", "init", "prune.rounds",
+      "prune.rate", "prune.output_rate", "prune.scope", "prune.rewind",
+      "prune.exclude", "prune.random", "control", "seed",
+      "control_seed", "record.weights", "grid"};
   ASSERT_INT_EQ(n, sizeof order / sizeof order[0]);
   tf_config_t def;
   tf_config_default(&def);
@@ -343,6 +344,7 @@ static void test_config_names_and_cross_key_rules(void) {
   ASSERT(strcmp(tf_config_control_name(TF_CONTROL_REINIT), "reinit") == 0);
   ASSERT(strcmp(tf_config_control_name(TF_CONTROL_SIGN_REINIT), "sign_reinit") == 0);
   ASSERT(strcmp(tf_config_control_name(TF_CONTROL_RANDOM_MASK), "random_mask") == 0);
+  ASSERT(strcmp(tf_config_control_name(TF_CONTROL_SPARSE_REINIT), "sparse_reinit") == 0);
   ASSERT(tf_config_control_name(TF_CONTROL_COUNT) == NULL);
 
   tf_config_t c;
@@ -624,6 +626,7 @@ static void test_sweep_diff_names_every_key_set_away_from_its_default(void) {
       {"data.dataset", "fashion-mnist", "data.dataset"},
       {"data.validation", "1000", "data.validation"},
       {"data.normalize", "standardize", "data.normalize"},
+      {"data.order", "fixed", "data.order"},
       {"model.hidden", "[300]", "model.hidden"},
       {"train.optimizer", "sgd", "train.optimizer"},
       {"train.lr", "0.1", "train.lr"},
@@ -647,8 +650,11 @@ static void test_sweep_diff_names_every_key_set_away_from_its_default(void) {
       {"prune.output_rate", "0.2", "prune.output_rate"},
       {"prune.scope", "global", "prune.scope"},
       {"prune.rewind", "100", "prune.rewind"},
+      {"prune.exclude", "[output]", "prune.exclude"},
+      {"prune.random", "nested", "prune.random"},
       {"control", "reinit", "control"},
       {"seed", "7", "seed"},
+      {"control_seed", "2", "control_seed"},
       {"record.weights", "[final]", "record.weights"},
       /* A grid makes more tasks: the difference is their number. */
       {"grid", "{train.lr: [0.1, 0.2]}", "tasks in the file"},

@@ -280,7 +280,7 @@ static void test_ticket_control_params_follow_their_definitions(void) {
     for (int j = 0; j < net.sizes[l + 1]; j++) theta[net.b_off[l] + j] = 0.01f * (float)(j + 1);
   }
   for (size_t i = 0; i < n; i++) tmask[i] = 1.0f;
-  ASSERT_INT_EQ(tf_prune_magnitude(&net, theta, tmask, 0.5, 0.5, TF_SCOPE_LAYERWISE, NULL), 0);
+  ASSERT_INT_EQ(tf_prune_magnitude(&net, theta, tmask, 0.5, 0.5, TF_SCOPE_LAYERWISE, 0, NULL), 0);
   for (int c = 0; c < TF_CONTROL_COUNT; c++) {
     cfg.control = (tf_control_t)c;
     p[c] = malloc(n * sizeof *p[c]);
@@ -484,14 +484,22 @@ static void check_same_round(const record_t *a, const record_t *b, int k) {
  * kernels and (the third case: every pruned layer sparse) on sparse ones. */
 static void test_ticket_resumed_rounds_equal_uninterrupted_ones(void) {
   const tf_control_t controls[] = {TF_CONTROL_TICKET, TF_CONTROL_RANDOM_MASK,
-                                   TF_CONTROL_SIGN_REINIT};
-  const long rewinds[] = {0, 30, 30};
-  const double sparse_below[] = {0.0, TF_SPARSE_BELOW_DEFAULT, 1.0};
-  for (int c = 0; c < 3; c++) {
+                                   TF_CONTROL_SIGN_REINIT, TF_CONTROL_RANDOM_MASK,
+                                   TF_CONTROL_SPARSE_REINIT};
+  const long rewinds[] = {0, 30, 30, 30, 0};
+  const double sparse_below[] = {0.0, TF_SPARSE_BELOW_DEFAULT, 1.0, TF_SPARSE_BELOW_DEFAULT,
+                                 TF_SPARSE_BELOW_DEFAULT};
+  const tf_prune_random_t random[] = {TF_RANDOM_INDEPENDENT, TF_RANDOM_INDEPENDENT,
+                                      TF_RANDOM_INDEPENDENT, TF_RANDOM_NESTED,
+                                      TF_RANDOM_INDEPENDENT};
+  const uint64_t control_seed[] = {0, 0, 0, 2, 3};
+  for (int c = 0; c < 5; c++) {
     tf_config_t cfg = small_config();
     cfg.control = controls[c];
     cfg.rewind = rewinds[c];
     cfg.sparse_below = sparse_below[c];
+    cfg.random = random[c];
+    cfg.control_seed = control_seed[c];
     record_t full;
     run(&cfg, &full);
     ASSERT(full.next_mask[cfg.rounds] == NULL);
@@ -562,6 +570,234 @@ static void test_ticket_sparse_rounds_track_dense_ones(void) {
   record_free(&sparse);
 }
 
+/* data.order per_round: each round trains on its own permutations, round 0's the same as under
+ * fixed; fixed: every round replays round 0's. A run under per_round keeps round 0 and the
+ * first pruned mask of fixed, then trains round 1 on other batches. */
+static void test_ticket_rounds_see_fresh_batches_per_round_and_the_same_under_fixed(void) {
+  tf_config_t per_round = small_config(), fixed = small_config();
+  per_round.order = TF_ORDER_PER_ROUND;
+  fixed.order = TF_ORDER_FIXED;
+  enum { N = 1000 };
+  int32_t idx[N], a[N], b[N], c[N];
+  for (int i = 0; i < N; i++) idx[i] = 3 * i;
+  for (long epoch = 0; epoch < 3; epoch++) {
+    tf_ticket_epoch_order(&per_round, 1, epoch, idx, N, a);
+    tf_ticket_epoch_order(&per_round, 2, epoch, idx, N, b);
+    ASSERT(memcmp(a, b, sizeof a) != 0);
+    tf_ticket_epoch_order(&per_round, 0, epoch, idx, N, a);
+    tf_ticket_epoch_order(&fixed, 0, epoch, idx, N, b);
+    ASSERT(memcmp(a, b, sizeof a) == 0);
+    tf_ticket_epoch_order(&fixed, 1, epoch, idx, N, b);
+    tf_ticket_epoch_order(&fixed, 2, epoch, idx, N, c);
+    ASSERT(memcmp(a, b, sizeof a) == 0 && memcmp(a, c, sizeof a) == 0);
+    /* a permutation: every index once */
+    long sum = 0;
+    for (int i = 0; i < N; i++) sum += a[i];
+    ASSERT_INT_EQ(sum, 3L * N * (N - 1) / 2);
+  }
+  per_round.rounds = fixed.rounds = 1;
+  record_t p, f;
+  run(&per_round, &p);
+  run(&fixed, &f);
+  const size_t np = p.n_params, nb = p.round[0].mask_bytes;
+  ASSERT(memcmp(p.final[0], f.final[0], np * sizeof(float)) == 0);
+  ASSERT(memcmp(p.mask[1], f.mask[1], nb) == 0);
+  ASSERT(memcmp(p.final[1], f.final[1], np * sizeof(float)) != 0);
+  record_free(&p);
+  record_free(&f);
+}
+
+/* control_seed changes the reinit, sign_reinit, sparse_reinit and random_mask draws and nothing
+ * else (round 0, the ticket's masks); control_seed 0 is the stream without it. */
+static void test_ticket_control_seed_redraws_the_control_and_keeps_the_ticket(void) {
+  tf_config_t cfg = small_config();
+  cfg.rounds = 2;
+  tf_net_t net;
+  ASSERT_INT_EQ(tf_net_create(&net, 784, cfg.hidden, cfg.n_hidden, 10, 1, NULL), 0);
+  const size_t n = net.n_params;
+  float *theta = calloc(n, sizeof *theta), *tmask = malloc(n * sizeof *tmask);
+  float *p0 = malloc(n * sizeof *p0), *p1 = malloc(n * sizeof *p1), *want = calloc(n, sizeof *want);
+  float *m0 = malloc(n * sizeof *m0), *m1 = malloc(n * sizeof *m1);
+  for (size_t i = 0; i < n; i++) {
+    theta[i] = (float)(0.01 * ((double)(i % 97) - 48));
+    tmask[i] = i % 3 != 0 ? 1.0f : 0.0f;
+  }
+  for (int l = 0; l < net.n_layers; l++)
+    for (int j = 0; j < net.sizes[l + 1]; j++) tmask[net.b_off[l] + (size_t)j] = 1.0f;
+  const tf_control_t drawn[] = {TF_CONTROL_REINIT, TF_CONTROL_SIGN_REINIT,
+                                TF_CONTROL_SPARSE_REINIT, TF_CONTROL_RANDOM_MASK};
+  for (int c = 0; c < 4; c++) {
+    cfg.control = drawn[c];
+    cfg.control_seed = 0;
+    ASSERT_INT_EQ(tf_ticket_control(&cfg, &net, theta, tmask, 1, p0, m0, NULL), 0);
+    cfg.control_seed = 5;
+    ASSERT_INT_EQ(tf_ticket_control(&cfg, &net, theta, tmask, 1, p1, m1, NULL), 0);
+    if (drawn[c] == TF_CONTROL_RANDOM_MASK)
+      ASSERT(memcmp(m0, m1, n * sizeof *m0) != 0);
+    else
+      ASSERT(memcmp(p0, p1, n * sizeof *p0) != 0);
+  }
+  /* control_seed 0: the reinit draw is the initialiser on TF_STREAM_REINIT(seed, round, layer) */
+  cfg.control = TF_CONTROL_REINIT;
+  cfg.control_seed = 0;
+  ASSERT_INT_EQ(tf_ticket_control(&cfg, &net, theta, tmask, 1, p0, m0, NULL), 0);
+  for (int l = 0; l < net.n_layers; l++) {
+    tf_rng_t rng;
+    tf_rng_seed(&rng, cfg.seed, TF_STREAM_REINIT, 1, (uint64_t)l);
+    ASSERT_INT_EQ(tf_init_fill(want + net.w_off[l], net.sizes[l + 1], net.sizes[l], &cfg.init,
+                               &rng, NULL), 0);
+    memcpy(want + net.b_off[l], theta + net.b_off[l], (size_t)net.sizes[l + 1] * sizeof *want);
+  }
+  for (size_t i = 0; i < n; i++) want[i] *= tmask[i];
+  ASSERT(memcmp(p0, want, n * sizeof *p0) == 0);
+
+  record_t a, b;
+  cfg.control_seed = 0;
+  run(&cfg, &a);
+  cfg.control_seed = 5;
+  run(&cfg, &b);
+  const size_t nb = a.round[0].mask_bytes;
+  ASSERT(memcmp(a.final[0], b.final[0], n * sizeof(float)) == 0);
+  for (int k = 1; k <= cfg.rounds; k++) {
+    ASSERT(memcmp(a.mask[k], b.mask[k], nb) == 0); /* the same ticket */
+    ASSERT(memcmp(a.final[k], b.final[k], n * sizeof(float)) != 0);
+  }
+  record_free(&a);
+  record_free(&b);
+  free(theta);
+  free(tmask);
+  free(p0);
+  free(p1);
+  free(want);
+  free(m0);
+  free(m1);
+  tf_net_free(&net);
+}
+
+/* sparse_reinit: reinit's draw with each unit (row) scaled by sqrt(fan_in / surviving fan-in):
+ * a unit keeping a quarter of its inputs gets twice reinit's standard deviation under he_normal
+ * and glorot_normal, a whole unit reinit's exact bits; fixed-scale initialisers are unscaled. */
+static void test_ticket_sparse_reinit_scales_each_unit_by_its_surviving_fan_in(void) {
+  tf_config_t cfg;
+  tf_config_default(&cfg);
+  tf_net_t net;
+  ASSERT_INT_EQ(tf_net_create(&net, 784, cfg.hidden, cfg.n_hidden, 10, 1, NULL), 0);
+  const size_t n = net.n_params;
+  float *theta = calloc(n, sizeof *theta), *tmask = malloc(n * sizeof *tmask);
+  float *pr = malloc(n * sizeof *pr), *ps = malloc(n * sizeof *ps), *m = malloc(n * sizeof *m);
+  for (size_t i = 0; i < n; i++) tmask[i] = 1.0f;
+  /* layer 0: even rows keep the inputs c % 4 == 0 (196 of 784), odd rows all */
+  for (int row = 0; row < 300; row++)
+    for (int c = 0; c < 784; c++)
+      if (row % 2 == 0 && c % 4 != 0) tmask[net.w_off[0] + (size_t)row * 784 + (size_t)c] = 0.0f;
+  const tf_init_kind_t kinds[] = {TF_INIT_HE_NORMAL, TF_INIT_GLOROT_NORMAL, TF_INIT_NORMAL};
+  for (int k = 0; k < 3; k++) {
+    cfg.init.kind = kinds[k];
+    cfg.init.param = NAN;
+    cfg.control = TF_CONTROL_REINIT;
+    ASSERT_INT_EQ(tf_ticket_control(&cfg, &net, theta, tmask, 1, pr, m, NULL), 0);
+    cfg.control = TF_CONTROL_SPARSE_REINIT;
+    ASSERT_INT_EQ(tf_ticket_control(&cfg, &net, theta, tmask, 1, ps, m, NULL), 0);
+    ASSERT(memcmp(m, tmask, n * sizeof *m) == 0);
+    const double dense_sd = kinds[k] == TF_INIT_HE_NORMAL ? sqrt(2.0 / 784)
+                            : kinds[k] == TF_INIT_GLOROT_NORMAL ? sqrt(2.0 / (784 + 300))
+                                                                : 0.1;
+    const double factor = kinds[k] == TF_INIT_NORMAL ? 1.0 : 2.0;
+    double ss_quarter = 0, ss_whole = 0;
+    long n_quarter = 0, n_whole = 0;
+    for (int row = 0; row < 300; row++)
+      for (int c = 0; c < 784; c++) {
+        size_t i = net.w_off[0] + (size_t)row * 784 + (size_t)c;
+        if (tmask[i] == 0.0f) {
+          ASSERT(ps[i] == 0.0f);
+          continue;
+        }
+        if (row % 2 == 0) {
+          ASSERT(ps[i] == (float)(factor * pr[i])); /* sqrt(784 / 196) = 2 exactly */
+          ss_quarter += (double)ps[i] * ps[i];
+          n_quarter++;
+        } else {
+          ASSERT(memcmp(&ps[i], &pr[i], sizeof(float)) == 0);
+          ss_whole += (double)ps[i] * ps[i];
+          n_whole++;
+        }
+      }
+    ASSERT_INT_EQ(n_quarter, 150 * 196);
+    const double sd_quarter = sqrt(ss_quarter / n_quarter), sd_whole = sqrt(ss_whole / n_whole);
+    fprintf(stderr, "      %s: sd %.5f (quarter fan-in) vs %.5f (whole), dense %.5f\n",
+            tf_init_name(kinds[k]), sd_quarter, sd_whole, dense_sd);
+    ASSERT(fabs(sd_whole / dense_sd - 1.0) < 0.01);
+    ASSERT(fabs(sd_quarter / (factor * dense_sd) - 1.0) < 0.02);
+    /* layers 1 and 2 are whole: reinit's bits */
+    ASSERT(memcmp(ps + net.w_off[1], pr + net.w_off[1], (n - net.w_off[1]) * sizeof *ps) == 0);
+  }
+  ASSERT(fabs(tf_init_row_gain(&(tf_init_spec_t){TF_INIT_LECUN_UNIFORM, NAN}, 100, 25) - 2.0) <
+         1e-15);
+  ASSERT(tf_init_row_gain(&(tf_init_spec_t){TF_INIT_HE_NORMAL, NAN}, 100, 0) == 1.0);
+  ASSERT(tf_init_row_gain(&(tf_init_spec_t){TF_INIT_ORTHOGONAL, 1.0}, 100, 25) == 1.0);
+  free(theta);
+  free(tmask);
+  free(pr);
+  free(ps);
+  free(m);
+  tf_net_free(&net);
+}
+
+/* prune.random nested: each round's random mask lies inside the previous round's, with the
+ * ticket's counts; independent draws fresh positions, so its masks are not nested. */
+static void test_ticket_nested_random_masks_are_subsets_of_the_previous_round(void) {
+  tf_config_t cfg = small_config();
+  cfg.control = TF_CONTROL_RANDOM_MASK;
+  cfg.rounds = 3;
+  record_t nested, independent;
+  cfg.random = TF_RANDOM_NESTED;
+  run(&cfg, &nested);
+  cfg.random = TF_RANDOM_INDEPENDENT;
+  run(&cfg, &independent);
+  const size_t nb = nested.round[0].mask_bytes;
+  /* round 1 draws from the same stream in both */
+  ASSERT(memcmp(nested.mask[1], independent.mask[1], nb) == 0);
+  for (int k = 2; k <= cfg.rounds; k++) {
+    int nested_subset = 1, independent_subset = 1;
+    for (size_t i = 0; i < nb; i++) {
+      nested_subset &= (nested.mask[k][i] & ~nested.mask[k - 1][i]) == 0;
+      independent_subset &= (independent.mask[k][i] & ~independent.mask[k - 1][i]) == 0;
+    }
+    ASSERT(nested_subset);
+    ASSERT(!independent_subset);
+    for (int l = 0; l < 3; l++)
+      ASSERT_INT_EQ(nested.round[k].remaining[l], independent.round[k].remaining[l]);
+  }
+  record_free(&nested);
+  record_free(&independent);
+}
+
+/* The round a layer reaches its one-weight floor: exact under layerwise scope (the 64-10 output
+ * layer at 0.5: 640, 320, 160, 80, 40, 20, 10, 5, 2, 1, held from round 10), never for an
+ * excluded layer or within the rounds, and at the mean density under global scope. */
+static void test_ticket_floor_round_finds_the_round_a_layer_keeps_its_last_weight(void) {
+  tf_config_t cfg;
+  tf_config_default(&cfg);
+  cfg.n_hidden = 1;
+  cfg.hidden[0] = 64;
+  cfg.rounds = 30;
+  cfg.output_rate = 0.5;
+  int layer = -1;
+  ASSERT_INT_EQ(tf_ticket_floor_round(&cfg, &layer), 10);
+  ASSERT_INT_EQ(layer, 1);
+  cfg.rounds = 9;
+  ASSERT_INT_EQ(tf_ticket_floor_round(&cfg, &layer), 0);
+  cfg.rounds = 30;
+  cfg.exclude = TF_EXCLUDE_OUTPUT;
+  ASSERT_INT_EQ(tf_ticket_floor_round(&cfg, &layer), 0);
+  /* global at 0.2: 50816 * 0.8^r; the 640-weight layer's share drops below one weight when
+   * 640 * 0.8^r < 1, at r = 29 */
+  cfg.exclude = 0;
+  cfg.scope = TF_SCOPE_GLOBAL;
+  ASSERT_INT_EQ(tf_ticket_floor_round(&cfg, &layer), 29);
+  ASSERT_INT_EQ(layer, 1);
+}
+
 static void test_ticket_shape_counts_lenet_layers_parameters_mask_bytes_and_evals(void) {
   tf_config_t cfg;
   tf_config_default(&cfg);
@@ -610,6 +846,11 @@ int main(void) {
   RUN(test_ticket_control_params_follow_their_definitions);
   RUN(test_ticket_shape_counts_lenet_layers_parameters_mask_bytes_and_evals);
   RUN(test_ticket_layerwise_rounds_keep_exact_counts);
+  RUN(test_ticket_rounds_see_fresh_batches_per_round_and_the_same_under_fixed);
+  RUN(test_ticket_control_seed_redraws_the_control_and_keeps_the_ticket);
+  RUN(test_ticket_sparse_reinit_scales_each_unit_by_its_surviving_fan_in);
+  RUN(test_ticket_nested_random_masks_are_subsets_of_the_previous_round);
+  RUN(test_ticket_floor_round_finds_the_round_a_layer_keeps_its_last_weight);
   RUN(test_ticket_pruned_weights_stay_zero_under_every_optimiser);
   RUN(test_ticket_controls_share_round0_and_the_tickets_masks);
   RUN(test_ticket_same_config_gives_identical_bits);

@@ -160,12 +160,21 @@ static int cmd_plan(int argc, char **argv) {
   printf("  %6s  %10s  %10s  %12s\n", "rounds", "iterations", "weights", "work (GMAC)");
   const long shown = n <= 1000 ? n : 1000;
   double total = 0.0;
+  long floored = 0;
   for (long t = 0; t < n; t++) {
     tf_config_t cfg;
     if (tf_grid_task(sw, t, &cfg, &err) < 0) {
       tf_sweep_free(sw);
       return fail(&err);
     }
+    int floor_layer = 0, floor_round = tf_ticket_floor_round(&cfg, &floor_layer);
+    if (floor_round > 0 && floored++ < 5)
+      fprintf(stderr,
+              "ticketfarm: warning: task %ld: layer %d%s reaches one weight at round %d of %d%s; "
+              "a round never removes a layer's last weight, so from there it keeps more than "
+              "its rate\n",
+              t, floor_layer, floor_layer == cfg.n_hidden ? " (output)" : "", floor_round,
+              cfg.rounds, cfg.scope == TF_SCOPE_GLOBAL ? " (global: at the mean density)" : "");
     double cost = tf_ticket_cost(&cfg);
     total += cost;
     if (t >= shown) continue;
@@ -181,6 +190,9 @@ static int cmd_plan(int argc, char **argv) {
            cost / 1e9);
   }
   if (shown < n) printf("  ... %ld more tasks\n", n - shown);
+  if (floored > 0)
+    fprintf(stderr, "ticketfarm: warning: %ld of %ld tasks reach a layer's one-weight floor\n",
+            floored, n);
   double bytes = 0.0;
   if (tf_store_size(sw, &bytes, &err) < 0) {
     tf_sweep_free(sw);

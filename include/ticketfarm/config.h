@@ -30,11 +30,17 @@ typedef enum { TF_SCOPE_LAYERWISE, TF_SCOPE_GLOBAL, TF_SCOPE_COUNT } tf_prune_sc
 /* When the test set is evaluated: at every evaluation, or only where the validation loss reaches
  * a new strict minimum of its round and at the round's last evaluation. */
 typedef enum { TF_TEST_EVAL_EVERY, TF_TEST_EVAL_AT_BEST, TF_TEST_EVAL_COUNT } tf_test_eval_t;
+typedef enum { TF_ORDER_PER_ROUND, TF_ORDER_FIXED, TF_ORDER_COUNT } tf_data_order_t;
+typedef enum { TF_RANDOM_INDEPENDENT, TF_RANDOM_NESTED, TF_RANDOM_COUNT } tf_prune_random_t;
+/* prune.exclude: bit l excludes weight layer l; TF_EXCLUDE_OUTPUT the last one, whatever its
+ * index. */
+#define TF_EXCLUDE_OUTPUT (1u << TF_MAX_LAYERS)
 typedef enum {
   TF_CONTROL_TICKET,      /* survivors rewound to theta_k */
   TF_CONTROL_REINIT,      /* the ticket's mask, fresh weights from the same initialiser */
   TF_CONTROL_SIGN_REINIT, /* the ticket's mask, fresh magnitudes with theta_k's signs */
   TF_CONTROL_RANDOM_MASK, /* the ticket's per-layer counts at random positions, theta_k weights */
+  TF_CONTROL_SPARSE_REINIT, /* reinit with each unit's scale from its surviving fan-in */
   TF_CONTROL_COUNT
 } tf_control_t;
 
@@ -71,6 +77,7 @@ typedef struct tf_config {
   char dataset[32];       /* data.dataset: "mnist" | "fashion-mnist" */
   int validation;         /* data.validation: images held out of the training set */
   tf_normalize_t normalize; /* data.normalize */
+  tf_data_order_t order;  /* data.order: minibatch order from (seed, round, epoch) or (seed, epoch) */
   int n_hidden;           /* model.hidden: layer widths, input and output from the data */
   int hidden[TF_MAX_HIDDEN];
   tf_optimizer_kind_t optimizer; /* train.optimizer */
@@ -95,8 +102,11 @@ typedef struct tf_config {
   double output_rate;            /* prune.output_rate: same for the output layer (layerwise) */
   tf_prune_scope_t scope;        /* prune.scope */
   long rewind;                   /* prune.rewind: iteration k whose weights survivors return to */
+  unsigned exclude;              /* prune.exclude: layers left unpruned, bits as TF_EXCLUDE_OUTPUT */
+  tf_prune_random_t random;      /* prune.random: random_mask positions per round or nested */
   tf_control_t control;          /* control */
   uint64_t seed;                 /* seed */
+  uint64_t control_seed;         /* control_seed: mixed into the control draws only */
   unsigned record_weights;       /* record.weights: TF_RECORD_* bits */
 } tf_config_t;
 
@@ -119,5 +129,10 @@ const char *tf_config_scope_name(tf_prune_scope_t scope);
 const char *tf_config_control_name(tf_control_t control);
 const char *tf_config_test_eval_name(tf_test_eval_t when);
 const char *tf_config_normalize_name(tf_normalize_t normalize);
+const char *tf_config_order_name(tf_data_order_t order);
+const char *tf_config_random_name(tf_prune_random_t random);
+
+/* Whether prune.exclude leaves weight layer l of n_layers unpruned. */
+int tf_config_excluded(const tf_config_t *cfg, int l, int n_layers);
 
 #endif

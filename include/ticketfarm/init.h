@@ -24,4 +24,13 @@ void tf_init_format(const tf_init_spec_t *spec, char *buf, size_t size);
 int tf_init_fill(float *w, int fan_out, int fan_in, const tf_init_spec_t *spec, tf_rng_t *rng,
                  tf_err_t *err);
 
+/* The factor control sparse_reinit multiplies row i of a fresh draw by, the row (unit) keeping
+ * `surviving` of its fan_in inputs: sqrt(fan_in / surviving) for the initialisers whose scale
+ * comes from fan_in (glorot_*, he_*, lecun_*, signed_constant), so that he_* and lecun_* are
+ * their own definitions with the unit's surviving fan-in in place of fan_in, and glorot_* its
+ * dense variance scaled by the same ratio (fan_in and fan_out both taken at the unit's
+ * density); 1 for the initialisers of a fixed scale (orthogonal, truncated_normal, normal,
+ * uniform) and for a unit with no surviving input. Rank-local. */
+double tf_init_row_gain(const tf_init_spec_t *spec, int fan_in, long surviving);
+
 #endif

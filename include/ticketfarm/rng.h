@@ -9,10 +9,11 @@
 /* What a stream is for. Values are part of the results' definition: never renumber. */
 typedef enum {
   TF_STREAM_SPLIT = 1,  /* validation split: (seed) */
-  TF_STREAM_ORDER = 2,  /* training order: (seed, epoch) */
+  TF_STREAM_ORDER = 2,  /* training order: (seed, epoch, round under data.order per_round) */
   TF_STREAM_INIT = 3,   /* initial weights: (seed, layer) */
-  TF_STREAM_REINIT = 4, /* reinit / sign_reinit draws: (seed, round, layer) */
-  TF_STREAM_MASK = 5,   /* random_mask positions: (seed, round, layer) */
+  TF_STREAM_REINIT = 4, /* reinit / sign_reinit / sparse_reinit draws: (seed, round, layer;
+                         * control_seed) */
+  TF_STREAM_MASK = 5,   /* random_mask positions: (seed, round, layer; control_seed) */
 } tf_stream_t;
 
 /* xoshiro256** state. */
@@ -22,6 +23,11 @@ typedef struct tf_rng {
 
 /* Seeds rng for one stream; different argument tuples give independent streams. Rank-local. */
 void tf_rng_seed(tf_rng_t *rng, uint64_t seed, tf_stream_t purpose, uint64_t round, uint64_t index);
+
+/* tf_rng_seed with a fifth word, variant, absorbed only when it is not 0: variant 0 gives
+ * tf_rng_seed's stream, so a word added to a stream's key keeps its old bits at 0. Rank-local. */
+void tf_rng_seed_variant(tf_rng_t *rng, uint64_t seed, tf_stream_t purpose, uint64_t round,
+                         uint64_t index, uint64_t variant);
 
 uint64_t tf_rng_next(tf_rng_t *rng);
 

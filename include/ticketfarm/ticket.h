@@ -65,13 +65,33 @@ int tf_ticket_run(const tf_config_t *cfg, const struct tf_dataset *data,
 
 /* The parameters and mask round `round` (>= 1) trains from, given the rewind point theta_k and the
  * ticket's mask for that round (both in net layout). ticket: theta_k on the mask. reinit: a fresh
- * draw of the initialiser from TF_STREAM_REINIT(seed, round, layer) on the mask. sign_reinit: the
- * fresh draw's magnitudes with theta_k's signs, on the mask. random_mask: theta_k on a random mask
- * with the ticket's per-layer counts (tf_prune_random). Biases are theta_k's in every control;
- * pruned weights are exactly 0. Rank-local, deterministic. */
+ * draw of the initialiser from TF_STREAM_REINIT(seed, round, layer; control_seed) on the mask.
+ * sign_reinit: the fresh draw's magnitudes with theta_k's signs, on the mask. sparse_reinit: the
+ * fresh draw with each row (unit) multiplied by tf_init_row_gain of its surviving fan-in, on the
+ * mask. random_mask: theta_k on a random mask with the ticket's per-layer counts
+ * (tf_prune_random on TF_STREAM_MASK(seed, round, layer; control_seed), round 1 for every round
+ * under prune.random nested). Biases are theta_k's in every control; pruned weights are exactly
+ * 0. Rank-local, deterministic. */
 int tf_ticket_control(const tf_config_t *cfg, const struct tf_net *net, const float *theta_k,
                       const float *ticket_mask, int round, float *params, float *mask,
                       tf_err_t *err);
+
+/* The permutation of the training split (train_idx, n_train images) that epoch `epoch` of round
+ * `round` trains in, into order: a shuffle from TF_STREAM_ORDER(seed, epoch, round), the round
+ * word 0 under data.order fixed. It depends on neither the initialiser nor the control, so every
+ * initialiser and control of a seed sees the same batches in a round, and a round rewound to k
+ * resumes its own order at k; round 0's is the same under both orders (the round word is 0, as
+ * it was before the order took a round). Rank-local. */
+void tf_ticket_epoch_order(const tf_config_t *cfg, int round, long epoch, const int32_t *train_idx,
+                           int32_t n_train, int32_t *order);
+
+/* The first round (1 .. cfg->rounds) whose mask a layer's one-weight floor holds back — a round
+ * never removes a layer's last weight, so from there on that layer keeps fewer pruned than its
+ * rate asks — with that layer in *layer; 0 when no round reaches it. Layerwise scope: exact,
+ * as the counts depend on no weight. Global scope: an estimate at the mean density (each layer
+ * keeping the share of its weights the whole net keeps), as the per-layer split depends on the
+ * weights. Excluded layers never reach it. Rank-local. */
+int tf_ticket_floor_round(const tf_config_t *cfg, int *layer);
 
 /* Relative cost of a task (multiply-adds of training and evaluation, ticket replay included),
  * for planning and longest-first scheduling. */
