@@ -17,7 +17,7 @@ long tf_prune_count(long remaining, double rate) {
 void tf_prune_remaining(const tf_net_t *net, const float *mask, long *remaining) {
   for (int l = 0; l < net->n_layers; l++) {
     const float *m = mask + net->w_off[l];
-    size_t nw = (size_t)net->sizes[l] * (size_t)net->sizes[l + 1];
+    size_t nw = tf_net_layer_weights(net, l);
     long r = 0;
     for (size_t i = 0; i < nw; i++) r += m[i] != 0.0f;
     remaining[l] = r;
@@ -49,7 +49,7 @@ static uint32_t magnitude_bits(float w) {
 static size_t collect_layer(const tf_net_t *net, const float *weights, const float *mask, int l,
                             prune_key_t *keys, size_t k) {
   size_t off = net->w_off[l];
-  size_t nw = (size_t)net->sizes[l] * (size_t)net->sizes[l + 1];
+  size_t nw = tf_net_layer_weights(net, l);
   for (size_t i = off; i < off + nw; i++) {
     if (mask[i] == 0.0f) continue;
     keys[k].mag = magnitude_bits(weights[i]);
@@ -66,15 +66,17 @@ static void prune_smallest(prune_key_t *keys, size_t nkeys, long n, float *mask)
   for (size_t i = 0; i < (size_t)n; i++) mask[keys[i].off] = 0.0f;
 }
 
-int tf_prune_magnitude(const tf_net_t *net, const float *weights, float *mask, double rate,
-                       double output_rate, tf_prune_scope_t scope, tf_err_t *err) {
+/* Global with rates == NULL: tf_prune_count(total remaining, rate) by one threshold; otherwise
+ * layer l loses tf_prune_count(remaining_l, rates[l]). */
+static int prune_by_magnitude(const tf_net_t *net, const float *weights, float *mask,
+                              const double *rates, double rate, tf_err_t *err) {
   long remaining[TF_MAX_LAYERS];
   tf_prune_remaining(net, mask, remaining);
   size_t cap = 0;
   long total = 0;
   for (int l = 0; l < net->n_layers; l++) {
     total += remaining[l];
-    if (scope == TF_SCOPE_GLOBAL)
+    if (rates == NULL)
       cap += (size_t)remaining[l];
     else if ((size_t)remaining[l] > cap)
       cap = (size_t)remaining[l];
@@ -83,31 +85,49 @@ int tf_prune_magnitude(const tf_net_t *net, const float *weights, float *mask, d
   if (keys == NULL)
     return tf_err_set(err, TF_ENOMEM, "prune: out of memory for %zu sort keys", cap);
 
-  if (scope == TF_SCOPE_GLOBAL) {
+  if (rates == NULL) {
     size_t k = 0;
     for (int l = 0; l < net->n_layers; l++) k = collect_layer(net, weights, mask, l, keys, k);
     prune_smallest(keys, k, tf_prune_count(total, rate), mask);
   } else {
     for (int l = 0; l < net->n_layers; l++) {
-      double r = l == net->n_layers - 1 ? output_rate : rate;
       size_t k = collect_layer(net, weights, mask, l, keys, 0);
-      prune_smallest(keys, k, tf_prune_count(remaining[l], r), mask);
+      prune_smallest(keys, k, tf_prune_count(remaining[l], rates[l]), mask);
     }
   }
   free(keys);
   return 0;
 }
 
+int tf_prune_magnitude(const tf_net_t *net, const float *weights, float *mask, double rate,
+                       double output_rate, tf_prune_scope_t scope, tf_err_t *err) {
+  if (scope == TF_SCOPE_GLOBAL) return prune_by_magnitude(net, weights, mask, NULL, rate, err);
+  double rates[TF_MAX_LAYERS];
+  for (int l = 0; l < net->n_layers; l++) rates[l] = l == net->n_layers - 1 ? output_rate : rate;
+  return prune_by_magnitude(net, weights, mask, rates, rate, err);
+}
+
+int tf_prune_magnitude_layers(const tf_net_t *net, const float *weights, float *mask,
+                              const double *rates, tf_err_t *err) {
+  return prune_by_magnitude(net, weights, mask, rates, 0.0, err);
+}
+
+void tf_prune_rates(const tf_net_t *net, double conv_rate, double rate, double output_rate,
+                    double *rates) {
+  for (int l = 0; l < net->n_layers; l++)
+    rates[l] = l == net->n_layers - 1 ? output_rate : l < net->n_conv ? conv_rate : rate;
+}
+
 static void set_biases(const tf_net_t *net, float *mask) {
   for (int l = 0; l < net->n_layers; l++)
-    for (int j = 0; j < net->sizes[l + 1]; j++) mask[net->b_off[l] + (size_t)j] = 1.0f;
+    for (int j = 0; j < net->rows[l]; j++) mask[net->b_off[l] + (size_t)j] = 1.0f;
 }
 
 int tf_prune_random(const tf_net_t *net, float *mask, const long *keep, uint64_t seed, int round,
                     tf_err_t *err) {
   size_t cap = 0;
   for (int l = 0; l < net->n_layers; l++) {
-    size_t nw = (size_t)net->sizes[l] * (size_t)net->sizes[l + 1];
+    size_t nw = tf_net_layer_weights(net, l);
     if (keep[l] < 0 || (size_t)keep[l] > nw)
       return tf_err_set(err, TF_EINPUT, "prune: cannot keep %ld of the %zu weights of layer %d",
                         keep[l], nw, l);
@@ -117,7 +137,7 @@ int tf_prune_random(const tf_net_t *net, float *mask, const long *keep, uint64_t
   if (idx == NULL) return tf_err_set(err, TF_ENOMEM, "prune: out of memory for %zu indices", cap);
 
   for (int l = 0; l < net->n_layers; l++) {
-    size_t nw = (size_t)net->sizes[l] * (size_t)net->sizes[l + 1];
+    size_t nw = tf_net_layer_weights(net, l);
     float *m = mask + net->w_off[l];
     tf_rng_t rng;
     tf_rng_seed(&rng, seed, TF_STREAM_MASK, (uint64_t)round, (uint64_t)l);
@@ -146,7 +166,7 @@ void tf_prune_pack(const tf_net_t *net, const float *mask, uint8_t *bits) {
   size_t j = 0;
   for (int l = 0; l < net->n_layers; l++) {
     const float *m = mask + net->w_off[l];
-    size_t nw = (size_t)net->sizes[l] * (size_t)net->sizes[l + 1];
+    size_t nw = tf_net_layer_weights(net, l);
     for (size_t i = 0; i < nw; i++, j++)
       if (m[i] != 0.0f) bits[j / 8] |= (uint8_t)(0x80u >> (j % 8));
   }
@@ -157,7 +177,7 @@ void tf_prune_unpack(const tf_net_t *net, const uint8_t *bits, float *mask) {
   size_t j = 0;
   for (int l = 0; l < net->n_layers; l++) {
     float *m = mask + net->w_off[l];
-    size_t nw = (size_t)net->sizes[l] * (size_t)net->sizes[l + 1];
+    size_t nw = tf_net_layer_weights(net, l);
     for (size_t i = 0; i < nw; i++, j++) m[i] = (bits[j / 8] >> (7 - j % 8)) & 1u ? 1.0f : 0.0f;
   }
   set_biases(net, mask);

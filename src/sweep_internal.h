@@ -16,6 +16,7 @@ typedef enum {
   KEY_DATASET,
   KEY_VALIDATION,
   KEY_HIDDEN,
+  KEY_PRESET, KEY_CONV, KEY_KERNEL, KEY_PADDING,
   KEY_OPTIMIZER,
   KEY_LR,
   KEY_MOMENTUM,
@@ -30,6 +31,7 @@ typedef enum {
   KEY_ROUNDS,
   KEY_RATE,
   KEY_OUTPUT_RATE,
+  KEY_CONV_RATE,
   KEY_SCOPE,
   KEY_REWIND,
   KEY_CONTROL,
@@ -46,6 +48,7 @@ typedef enum {
   VT_INT,
   VT_REAL,
   VT_HIDDEN,
+  VT_CONV, /* model.conv: channel counts and pool markers */
   VT_INIT,
   VT_WEIGHTS,
   VT_GRID
@@ -71,6 +74,7 @@ typedef struct value {
   tf_init_spec_t init;
   int n; /* VT_HIDDEN */
   int list[TF_MAX_HIDDEN];
+  int conv[TF_MAX_CONV]; /* VT_CONV, n entries */
   char s[TF_NAME_MAX]; /* VT_TEXT, VT_DATASET */
 } value_t;
 

@@ -301,11 +301,13 @@ static void test_sweep_key_table_documents_every_key_with_its_default(void) {
   const tf_sweep_key_t *keys = tf_sweep_keys(&n);
   static const char *const order[] = {
       "name",             "data.dataset",       "data.validation", "model.hidden",
+      "model.preset",     "model.conv",         "model.kernel",    "model.padding",
       "train.optimizer",  "train.lr",           "train.momentum",  "train.beta1",
       "train.beta2",      "train.eps",          "train.batch",     "train.iterations",
       "train.eval_every", "train.sparse_below", "init",            "prune.rounds",
-      "prune.rate",       "prune.output_rate",  "prune.scope",     "prune.rewind",
-      "control",          "seed",               "record.weights",  "grid"};
+      "prune.rate",       "prune.output_rate",  "prune.conv_rate", "prune.scope",
+      "prune.rewind",     "control",            "seed",            "record.weights",
+      "grid"};
   ASSERT_INT_EQ(n, sizeof order / sizeof order[0]);
   tf_config_t def;
   tf_config_default(&def);
@@ -622,6 +624,11 @@ static void test_sweep_diff_names_every_key_set_away_from_its_default(void) {
       {"data.dataset", "fashion-mnist", "data.dataset"},
       {"data.validation", "1000", "data.validation"},
       {"model.hidden", "[300]", "model.hidden"},
+      {"model.preset", "lenet5", "model.preset"},
+      {"model.conv", "[4, pool]", "model.conv"},
+      {"model.kernel", "5", "model.kernel"},
+      {"model.padding", "valid", "model.padding"},
+      {"prune.conv_rate", "0.3", "prune.conv_rate"},
       {"train.optimizer", "sgd", "train.optimizer"},
       {"train.lr", "0.1", "train.lr"},
       {"train.momentum", "0.5", "train.momentum"},
