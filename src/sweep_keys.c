@@ -65,7 +65,8 @@ const tf_sweep_key_t tf__sweep_key_docs[KEY_COUNT] = {
      "Pruning rounds after the dense round 0, 0 to 1000; round r trains the net left after r "
      "prunings."},
     {"prune.rate", "real", "0.2",
-     "Fraction of the remaining weights removed per round, in (0, 1)."},
+     "Fraction of the remaining weights removed per round (of each hidden dense layer under "
+     "layerwise scope), in (0, 1)."},
     {"prune.output_rate", "real", "0.1",
      "Fraction of the output layer's remaining weights removed per round under layerwise "
      "scope, in (0, 1)."},
@@ -73,9 +74,9 @@ const tf_sweep_key_t tf__sweep_key_docs[KEY_COUNT] = {
      "Fraction of a convolution layer's remaining weights removed per round under layerwise "
      "scope, in (0, 1)."},
     {"prune.scope", "string", "layerwise",
-     "layerwise (each layer loses prune.rate of its remaining weights, the output layer "
-     "prune.output_rate) or global (prune.rate of all remaining weights by one magnitude "
-     "threshold, output_rate unused)."},
+     "layerwise (each hidden layer loses prune.rate of its remaining weights, each "
+     "convolution prune.conv_rate, the output layer prune.output_rate) or global (prune.rate "
+     "of all remaining weights by one magnitude threshold, the other rates unused)."},
     {"prune.rewind", "integer", "0",
      "Iteration whose weights the survivors return to: 0 is the initialisation, k > 0 late "
      "rewinding; less than train.iterations and a multiple of train.eval_every."},
