@@ -316,6 +316,9 @@ int tf_ticket_shape(const tf_config_t *cfg, tf_ticket_shape_t *shape, tf_err_t *
     shape->layer_size[l] = (int64_t)arch.rows[l] * arch.cols[l];
     shape->layer_rows[l] = arch.rows[l];
     shape->layer_cols[l] = arch.cols[l];
+    /* A convolution applies every weight at each of its output pixels. */
+    double uses = l < arch.n_conv ? (double)arch.conv[l].pixels : 1.0;
+    shape->macs += (double)arch.rows[l] * (double)arch.cols[l] * uses;
   }
   shape->n_params = arch.n_params;
   shape->n_weights = arch.n_weights;
@@ -468,7 +471,7 @@ int tf_ticket_run(const tf_config_t *cfg, const tf_dataset_t *data, const tf_tic
 double tf_ticket_round_cost(const tf_config_t *cfg, int round) {
   tf_ticket_shape_t shape;
   if (round < 0 || round > cfg->rounds || tf_ticket_shape(cfg, &shape, NULL) < 0) return 0.0;
-  const double w = (double)shape.n_weights;
+  const double w = shape.macs;
   const double evals_per_round = (double)shape.n_evals;
   /* forward + weight gradient + input gradient per training image; forward per evaluated one */
   const double train0 = (double)cfg->iterations * cfg->batch * 3.0 * w;

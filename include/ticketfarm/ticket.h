@@ -27,6 +27,9 @@ typedef struct tf_ticket_shape {
   int layer_rows[TF_MAX_LAYERS];      /* W_l (rows, cols): (fan_out, fan_in) of a dense layer, */
   int layer_cols[TF_MAX_LAYERS];      /* (out_c, in_c * k * k) of a convolution */
   size_t n_weights;                   /* prunable weights, the sum of layer_size */
+  double macs;                        /* multiply-adds of one image's forward pass: n_weights
+                                       * for dense layers, times the output pixels for a
+                                       * convolution */
   size_t n_params;                    /* weights and biases, the parameter slab */
   size_t mask_bytes;                  /* one bit per prunable weight, (n_weights + 7) / 8 */
 } tf_ticket_shape_t;
