@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End to end with convolution layers: a small conv sweep (one pruned round on the sparse conv
-# kernels) with 1 and 2 ranks gives equal files, with exact per-layer prune counts for the
-# convolution, hidden and output layers; plan, summary and the LeNet-5 preset's shape read it.
+# kernels) with 1 and 2 ranks, and stopped and resumed, gives equal files, with exact per-layer
+# prune counts for the convolution, hidden and output layers; plan, summary and the LeNet-5
+# preset's shape read it.
 #   tests/e2e_conv.sh path/to/ticketfarm
 set -euo pipefail
 TF=$(realpath "$1")
@@ -40,6 +41,19 @@ ok "runs with 1 and 2 ranks finish"
 h5diff --exclude-path /runtime "$T/np1.h5" "$T/np2.h5" >"$T/diff.txt" ||
   die "1 and 2 ranks differ: $(head -5 "$T/diff.txt")"
 ok "1 and 2 ranks give equal /results"
+
+# Stopped part way (wherever --stop-after finds it: a task at a later round resumes from its
+# stored mask and recomputed theta_k) and resumed, the file equals the uninterrupted one.
+set +e
+mpirun -n 2 "$TF" run "$T/sweep.yaml" -o "$T/resumed.h5" -q --stop-after 10s >"$T/stop.log" 2>&1
+rc=$?
+set -e
+[ "$rc" = 3 ] || [ "$rc" = 0 ] || die "stopped run exited $rc: $(tail -3 "$T/stop.log")"
+mpirun -n 2 "$TF" run "$T/sweep.yaml" -o "$T/resumed.h5" -q 2>"$T/resume.log" ||
+  die "resume failed: $(tail -3 "$T/resume.log")"
+h5diff --exclude-path /runtime "$T/np1.h5" "$T/resumed.h5" >"$T/diff.txt" ||
+  die "stopped and resumed differs: $(head -5 "$T/diff.txt")"
+ok "a run stopped by --stop-after and resumed gives the same /results"
 
 $PY - "$T/np2.h5" <<'PY' || die "file contents"
 import sys, h5py, numpy as np
