@@ -176,8 +176,8 @@ int tf_net_create_model(tf_net_t *net, int in_c, int in_h, int in_w, const tf_mo
     net->cy[l] = alloc_floats(n);
     net->cdy[l] = alloc_floats(n);
     void *p = NULL;
-    if (posix_memalign(&p, TF_NET_ALIGN, (size_t)max_batch * net->pool[l].out_size * sizeof(int32_t)) != 0)
-      p = NULL;
+    size_t arg_bytes = (size_t)max_batch * net->pool[l].out_size * sizeof(int32_t);
+    if (posix_memalign(&p, TF_NET_ALIGN, arg_bytes) != 0) p = NULL;
     net->carg[l] = p;
     if (net->cy[l] == NULL || net->cdy[l] == NULL || net->carg[l] == NULL) goto fail_nomem;
   }

@@ -283,9 +283,10 @@ static int walk_axis(parse_t *p, key_id_t k, const node_t *key, const node_t *li
   if (list->n == 0)
     return tf__sweep_fail(p, list, "grid: %s: the list is empty; give at least one value", path);
   if ((k == KEY_HIDDEN || k == KEY_CONV) && list->items[0]->kind != NODE_SEQ)
-    return tf__sweep_fail(p, list->items[0], "grid: %s: each value is a list of %s, as in %s; got %s",
-                          path, k == KEY_HIDDEN ? "layer widths" : "channel counts and pools",
-                          example, tf__yaml_describe(list->items[0], got, sizeof got));
+    return tf__sweep_fail(p, list->items[0],
+                          "grid: %s: each value is a list of %s, as in %s; got %s", path,
+                          k == KEY_HIDDEN ? "layer widths" : "channel counts and pools", example,
+                          tf__yaml_describe(list->items[0], got, sizeof got));
   axis_t *ax = &p->sw->axes[p->sw->n_axes];
   ax->key = k;
   ax->line = key->line;
