@@ -46,10 +46,11 @@ int tf_net_arch(tf_net_arch_t *arch, int in_c, int in_h, int in_w, const tf_mode
  * The plan (tf_net_plan) says how each layer trains. A dense layer works on the slab under the
  * mask. A sparse layer keeps its surviving weights packed in sp[l] (values, gradients, and the
  * optimiser state at the start of the layer's range); its part of the slab is stale until
- * tf_net_sync. With no sparse layer, batches are row-major (example, feature), as BLAS reads
- * them fastest; with any, every layer works on feature-major batches (feature, lane), as the
- * sparse kernels need: a batch of n examples is then (features, lanes), lanes = n rounded up to
- * TF_SPARSE_LANES, the padding lanes computed from zero inputs and carrying zero gradients.
+ * tf_net_sync. With no sparse dense layer, batches are row-major (example, feature), as BLAS
+ * reads them fastest; with any, every dense layer works on feature-major batches (feature,
+ * lane), as the sparse kernels need: a batch of n examples is then (features, lanes), lanes = n
+ * rounded up to TF_SPARSE_LANES, the padding lanes computed from zero inputs and carrying zero
+ * gradients.
  * Convolution layers always work image by image, (n, c, h, w); in a feature-major plan the last
  * one's output is transposed for the dense layers (and their gradient back). */
 typedef struct tf_net {
@@ -95,7 +96,7 @@ int tf_net_create(tf_net_t *net, int n_in, const int *hidden, int n_hidden, int 
 
 /* The same for model on (in_c, in_h, in_w) images (tf_net_arch); without convolutions the net
  * tf_net_create makes. A convolution layer's activations take max_batch images: keep it to
- * what memory holds (evaluate in chunks). */
+ * what memory holds (evaluate in chunks). Rank-local. */
 int tf_net_create_model(tf_net_t *net, int in_c, int in_h, int in_w, const tf_model_t *model,
                         int n_out, int max_batch, tf_err_t *err);
 
@@ -103,6 +104,7 @@ int tf_net_create_model(tf_net_t *net, int in_c, int in_h, int in_w, const tf_mo
 static inline size_t tf_net_layer_weights(const tf_net_t *net, int l) {
   return (size_t)net->rows[l] * (size_t)net->cols[l];
 }
+
 void tf_net_free(tf_net_t *net);
 
 /* Number of parameters (weights + biases) and of prunable weights for these sizes. */
