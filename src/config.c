@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ticketfarm/data.h"
+#include "ticketfarm/net.h"
 
 static const char *const optimizer_names[TF_OPT_COUNT] = {"sgd", "momentum", "adam"};
 static const char *const normalize_names[TF_NORMALIZE_COUNT] = {"unit", "standardize", "l2"};
@@ -15,6 +16,8 @@ static const char *const control_names[TF_CONTROL_COUNT] = {"ticket", "reinit", 
                                                             "random_mask", "sparse_reinit"};
 static const char *const order_names[TF_ORDER_COUNT] = {"per_round", "fixed"};
 static const char *const random_names[TF_RANDOM_COUNT] = {"independent", "nested"};
+static const char *const preset_names[TF_PRESET_COUNT] = {"none",  "lenet300", "lenet5",
+                                                          "conv2", "conv4",    "conv6"};
 
 void tf_config_default(tf_config_t *cfg) {
   memset(cfg, 0, sizeof *cfg);
@@ -25,6 +28,10 @@ void tf_config_default(tf_config_t *cfg) {
   cfg->n_hidden = 2;
   cfg->hidden[0] = 300;
   cfg->hidden[1] = 100;
+  cfg->preset = TF_PRESET_NONE;
+  cfg->kernel = 3;
+  cfg->padding = TF_CONV_SAME;
+  cfg->conv_rate = 0.1;
   cfg->optimizer = TF_OPT_ADAM;
   cfg->lr = 1.2e-3;
   cfg->momentum = 0.9;
@@ -54,6 +61,39 @@ void tf_config_default(tf_config_t *cfg) {
   cfg->seed = 1;
   cfg->control_seed = 0;
   cfg->record_weights = TF_RECORD_INIT | TF_RECORD_REWIND | TF_RECORD_FINAL;
+}
+
+/* A preset is the whole network: the keys that describe one otherwise are refused beside it
+ * rather than silently ignored. Then the network must fit the dataset's images. */
+static int check_model(const tf_config_t *cfg, tf_err_t *err) {
+  tf_config_t def;
+  tf_config_default(&def);
+  if (cfg->preset != TF_PRESET_NONE) {
+    int same_hidden = cfg->n_hidden == def.n_hidden;
+    for (int i = 0; same_hidden && i < cfg->n_hidden; i++)
+      same_hidden = cfg->hidden[i] == def.hidden[i];
+    if (!same_hidden || cfg->n_conv != 0 || cfg->kernel != def.kernel ||
+        cfg->padding != def.padding)
+      return tf_err_set(err, TF_EINPUT,
+                        "model.preset (%s) describes the whole network: leave out model.conv, "
+                        "model.hidden, model.kernel and model.padding",
+                        tf_config_preset_name(cfg->preset));
+  }
+  for (int i = 0; i < cfg->n_conv; i++)
+    if (cfg->conv[i] == TF_CONV_POOL && (i == 0 || cfg->conv[i - 1] == TF_CONV_POOL))
+      return tf_err_set(err, TF_EINPUT, "model.conv: a pool marker follows a convolution");
+  int32_t c = 0, h = 0, w = 0, classes = 0;
+  tf_err_t e;
+  if (tf_data_image(cfg->dataset, &c, &h, &w, &e) < 0 ||
+      tf_data_shape(cfg->dataset, NULL, NULL, NULL, &classes, &e) < 0)
+    return tf_err_set(err, TF_EINPUT, "data.dataset: %s", e.msg);
+  tf_model_t model;
+  tf_config_model(cfg, &model);
+  tf_net_arch_t arch;
+  if (tf_net_arch(&arch, c, h, w, &model, classes, &e) < 0)
+    return tf_err_set(err, TF_EINPUT, "%s (on the %d x %d x %d images of data.dataset %s)", e.msg,
+                      c, h, w, cfg->dataset);
+  return 0;
 }
 
 /* Every message names the keys by their dotted paths: the sweep parser finds the keys in a
@@ -87,6 +127,8 @@ int tf_config_check(const tf_config_t *cfg, tf_err_t *err) {
                       "train.batch (%d) must be at most the %d training images left after "
                       "data.validation (%d of %d held out)",
                       cfg->batch, left, cfg->validation, (int)n_train);
+  int rc = check_model(cfg, err);
+  if (rc < 0) return rc;
   if (cfg->iterations % cfg->eval_every != 0)
     return tf_err_set(err, TF_EINPUT,
                       "train.iterations (%ld) must be a multiple of train.eval_every (%d)",
@@ -95,12 +137,14 @@ int tf_config_check(const tf_config_t *cfg, tf_err_t *err) {
     return tf_err_set(err, TF_EINPUT,
                       "prune.rewind (%ld) must be less than train.iterations (%ld)", cfg->rewind,
                       cfg->iterations);
-  int n_layers = cfg->n_hidden + 1;
+  tf_model_t model;
+  tf_config_model(cfg, &model);
+  int n_layers = model.n_conv + model.n_hidden + 1;
   for (int l = n_layers; l < TF_MAX_LAYERS; l++)
     if (cfg->exclude & (1u << l))
       return tf_err_set(err, TF_EINPUT,
                         "prune.exclude (layer %d) must name one of the %d weight layers of "
-                        "model.hidden (0 to %d, or output)",
+                        "the model (0 to %d, or output)",
                         l, n_layers, n_layers - 1);
   if (cfg->rewind % cfg->eval_every != 0)
     return tf_err_set(err, TF_EINPUT,
@@ -123,6 +167,76 @@ int tf_config_check(const tf_config_t *cfg, tf_err_t *err) {
 const char *tf_config_normalize_name(tf_normalize_t normalize) {
   if ((int)normalize < 0 || normalize >= TF_NORMALIZE_COUNT) return NULL;
   return normalize_names[normalize];
+}
+
+/* Conv-2, -4 and -6 (Frankle & Carbin 2019, Table 1) share their layers' widths: the first 3, 6
+ * or 9 entries of this list, then the dense layers 256, 256. */
+static const int frankle_conv[] = {64, 64, TF_CONV_POOL, 128, 128, TF_CONV_POOL,
+                                   256, 256, TF_CONV_POOL};
+
+static void model_add_conv(tf_model_t *m, int channels, int kernel, tf_conv_padding_t padding) {
+  if (m->n_conv >= TF_MAX_CONV) return;
+  m->channels[m->n_conv] = channels;
+  m->kernel[m->n_conv] = kernel;
+  m->padding[m->n_conv] = padding;
+  m->pool[m->n_conv] = 0;
+  m->n_conv++;
+}
+
+/* Convolutions from a model.conv list; a pool marker pools the convolution before it (a marker
+ * with none before, or a second one, is refused by tf_config_check and skipped here). */
+static void model_from_list(tf_model_t *m, const int *list, int n, int kernel,
+                            tf_conv_padding_t padding) {
+  for (int i = 0; i < n; i++) {
+    if (list[i] != TF_CONV_POOL)
+      model_add_conv(m, list[i], kernel, padding);
+    else if (m->n_conv > 0)
+      m->pool[m->n_conv - 1] = 1;
+  }
+}
+
+void tf_config_model(const tf_config_t *cfg, tf_model_t *model) {
+  memset(model, 0, sizeof *model);
+  switch (cfg->preset) {
+    case TF_PRESET_LENET300:
+      model->n_hidden = 2;
+      model->hidden[0] = 300;
+      model->hidden[1] = 100;
+      return;
+    case TF_PRESET_LENET5:
+      model_add_conv(model, 6, 5, TF_CONV_SAME);
+      model->pool[0] = 1;
+      model_add_conv(model, 16, 5, TF_CONV_VALID);
+      model->pool[1] = 1;
+      model->n_hidden = 2;
+      model->hidden[0] = 120;
+      model->hidden[1] = 84;
+      return;
+    case TF_PRESET_CONV2:
+    case TF_PRESET_CONV4:
+    case TF_PRESET_CONV6: {
+      int n = cfg->preset == TF_PRESET_CONV2 ? 3 : cfg->preset == TF_PRESET_CONV4 ? 6 : 9;
+      model_from_list(model, frankle_conv, n, 3, TF_CONV_SAME);
+      model->n_hidden = 2;
+      model->hidden[0] = 256;
+      model->hidden[1] = 256;
+      return;
+    }
+    case TF_PRESET_NONE:
+    case TF_PRESET_COUNT: break;
+  }
+  model_from_list(model, cfg->conv, cfg->n_conv, cfg->kernel, cfg->padding);
+  model->n_hidden = cfg->n_hidden;
+  memcpy(model->hidden, cfg->hidden, sizeof model->hidden);
+}
+
+const char *tf_config_preset_name(tf_model_preset_t preset) {
+  if ((int)preset < 0 || preset >= TF_PRESET_COUNT) return NULL;
+  return preset_names[preset];
+}
+
+const char *tf_config_padding_name(tf_conv_padding_t padding) {
+  return padding == TF_CONV_SAME ? "same" : padding == TF_CONV_VALID ? "valid" : NULL;
 }
 
 const char *tf_config_optimizer_name(tf_optimizer_kind_t kind) {
@@ -192,6 +306,16 @@ int tf_config_diff(const tf_config_t *a, const tf_config_t *b, char *buf, size_t
     snprintf(buf, size, "model.hidden differs");
     return 1;
   }
+  DIFF_INT("model.preset", preset)
+  int same_conv = a->n_conv == b->n_conv;
+  for (int i = 0; same_conv && i < a->n_conv; i++) same_conv = a->conv[i] == b->conv[i];
+  if (!same_conv) {
+    snprintf(buf, size, "model.conv differs");
+    return 1;
+  }
+  DIFF_INT("model.kernel", kernel)
+  DIFF_INT("model.padding", padding)
+  DIFF_REAL("prune.conv_rate", conv_rate)
   DIFF_INT("train.optimizer", optimizer)
   DIFF_REAL("train.lr", lr)
   DIFF_REAL("train.momentum", momentum)

@@ -1,4 +1,5 @@
-/* IDX datasets: checked reading (plain or gzip), loading MNIST-shaped sets, splits and batches. */
+/* IDX datasets: checked reading (plain or gzip), loading MNIST-shaped sets (and CIFAR-10 through
+ * cifar.c), splits and batches. */
 #include "ticketfarm/data.h"
 
 #include <errno.h>
@@ -11,23 +12,28 @@
 
 #include "tf_config.h"
 #include "ticketfarm/config.h"
+#include "ticketfarm/cifar.h"
 #include "ticketfarm/rng.h"
 #include "ticketfarm/text.h"
 
 /* No dataset we read comes near 1 GiB: a header asking for more is corrupt. */
 #define TF_IDX_MAX_BYTES (1u << 30)
 
-const char *const tf_data_names[] = {"mnist", "fashion-mnist", NULL};
+const char *const tf_data_names[] = {"mnist", "fashion-mnist", "cifar10", NULL};
 
 typedef struct data_shape {
   int32_t n_train, n_test, dim, classes;
+  int32_t channels, height, width; /* an image, channel-major: dim = channels * height * width */
 } data_shape_t;
 
 /* Indexed like tf_data_names. */
 static const data_shape_t data_shapes[] = {
-    {60000, 10000, 784, 10},
-    {60000, 10000, 784, 10},
+    {60000, 10000, 784, 10, 1, 28, 28},
+    {60000, 10000, 784, 10, 1, 28, 28},
+    {TF_CIFAR_N_TRAIN, TF_CIFAR_N_TEST, TF_CIFAR_DIM, TF_CIFAR_CLASSES, 3, 32, 32},
 };
+
+static int is_cifar(int i) { return strcmp(tf_data_names[i], "cifar10") == 0; }
 
 static int data_index(const char *name, tf_err_t *err) {
   size_t count = 0;
@@ -36,7 +42,8 @@ static int data_index(const char *name, tf_err_t *err) {
   const char *hint = tf_text_closest(name, tf_data_names, count);
   if (hint != NULL)
     return tf_err_set(err, TF_EINPUT, "unknown dataset '%s' — did you mean '%s'?", name, hint);
-  return tf_err_set(err, TF_EINPUT, "unknown dataset '%s' (known: mnist, fashion-mnist)", name);
+  return tf_err_set(err, TF_EINPUT, "unknown dataset '%s' (known: mnist, fashion-mnist, cifar10)",
+                    name);
 }
 
 int tf_data_shape(const char *name, int32_t *n_train, int32_t *n_test, int32_t *dim,
@@ -47,6 +54,16 @@ int tf_data_shape(const char *name, int32_t *n_train, int32_t *n_test, int32_t *
   if (n_test != NULL) *n_test = data_shapes[i].n_test;
   if (dim != NULL) *dim = data_shapes[i].dim;
   if (classes != NULL) *classes = data_shapes[i].classes;
+  return 0;
+}
+
+int tf_data_image(const char *name, int32_t *channels, int32_t *height, int32_t *width,
+                  tf_err_t *err) {
+  int i = data_index(name, err);
+  if (i < 0) return i;
+  *channels = data_shapes[i].channels;
+  *height = data_shapes[i].height;
+  *width = data_shapes[i].width;
   return 0;
 }
 
@@ -340,6 +357,20 @@ int tf_data_load_into(tf_dataset_t *ds, const char *dir, const char *name, uint8
   int i = data_index(name, err);
   if (i < 0) return i;
   const data_shape_t *shape = &data_shapes[i];
+  if (is_cifar(i)) {
+    uint8_t *block = into != NULL ? into : malloc(tf_cifar_bytes());
+    if (block == NULL)
+      return tf_err_set(err, TF_ENOMEM, "dataset '%s': no memory for %zu bytes", name,
+                        tf_cifar_bytes());
+    int rc = tf_cifar_load_into(dir, block, err);
+    if (rc < 0) {
+      if (into == NULL) free(block);
+      return rc;
+    }
+    carve(ds, shape, name, block);
+    ds->owned = into != NULL ? NULL : block;
+    return 0;
+  }
 
   char paths[IDX_FILES][4096];
   idx_file_t files[IDX_FILES];

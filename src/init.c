@@ -208,12 +208,17 @@ static int fill_orthogonal(float *w, int fan_out, int fan_in, double gain, tf_rn
 
 int tf_init_fill(float *w, int fan_out, int fan_in, const tf_init_spec_t *spec, tf_rng_t *rng,
                  tf_err_t *err) {
+  return tf_init_fill_kernel(w, fan_out, fan_in, fan_out, fan_in, spec, rng, err);
+}
+
+int tf_init_fill_kernel(float *w, int rows, int cols, int fan_out, int fan_in,
+                        const tf_init_spec_t *spec, tf_rng_t *rng, tf_err_t *err) {
   if (tf_init_name(spec->kind) == NULL)
     return tf_err_set(err, TF_EINPUT, "initialiser kind %d is out of range", (int)spec->kind);
-  if (fan_out < 0 || fan_in < 0)
+  if (rows < 0 || cols < 0 || fan_out < 0 || fan_in < 0)
     return tf_err_set(err, TF_EINPUT, "initialiser '%s': bad shape %d x %d", init_names[spec->kind],
-                      fan_out, fan_in);
-  size_t count = (size_t)fan_out * (size_t)fan_in;
+                      rows, cols);
+  size_t count = (size_t)rows * (size_t)cols;
   if (count == 0) return 0;
   double p = spec->param;
   if (isnan(p)) p = tf_init_default_param(spec->kind);
@@ -244,7 +249,7 @@ int tf_init_fill(float *w, int fan_out, int fan_in, const tf_init_spec_t *spec, 
       scale = p;
       gaussian = 0;
       break;
-    case TF_INIT_ORTHOGONAL: return fill_orthogonal(w, fan_out, fan_in, p, rng, err);
+    case TF_INIT_ORTHOGONAL: return fill_orthogonal(w, rows, cols, p, rng, err);
     case TF_INIT_GLOROT_NORMAL_TRUNCATED:
     case TF_INIT_HE_NORMAL_TRUNCATED:
     case TF_INIT_LECUN_NORMAL_TRUNCATED:

@@ -1,6 +1,6 @@
-/* MLP forward and backward (ReLU hidden layers, softmax cross-entropy) on cblas_sgemm for dense
- * layers and sparse kernels for pruned ones, fused with the optimiser, and the plain-loop
- * reference it is tested against. */
+/* Network forward and backward (convolutions with ReLU and max-pooling, ReLU hidden layers,
+ * softmax cross-entropy) on cblas_sgemm for dense layers and sparse kernels for pruned ones,
+ * fused with the optimiser, and the plain-loop reference it is tested against. */
 #include "ticketfarm/net.h"
 
 #include <cblas.h>
@@ -40,6 +40,67 @@ size_t tf_net_count_params(int n_in, const int *hidden, int n_hidden, int n_out,
   return np;
 }
 
+int tf_net_arch(tf_net_arch_t *arch, int in_c, int in_h, int in_w, const tf_model_t *model,
+                int n_out, tf_err_t *err) {
+  memset(arch, 0, sizeof *arch);
+  if (model->n_conv < 0 || model->n_conv > TF_MAX_CONV)
+    return tf_err_set(err, TF_EINPUT, "model.conv: %d convolutions, expected 0 to %d",
+                      model->n_conv, TF_MAX_CONV);
+  if (model->n_hidden < 0 || model->n_hidden > TF_MAX_HIDDEN)
+    return tf_err_set(err, TF_EINPUT, "model.hidden: %d hidden layers, expected 0 to %d",
+                      model->n_hidden, TF_MAX_HIDDEN);
+  if (in_c <= 0 || in_h <= 0 || in_w <= 0 || (size_t)in_c * (size_t)in_h * (size_t)in_w > INT32_MAX)
+    return tf_err_set(err, TF_EINPUT, "net: input %d x %d x %d must be positive", in_c, in_h,
+                      in_w);
+  if (n_out <= 0) return tf_err_set(err, TF_EINPUT, "net: output size %d must be positive", n_out);
+  arch->n_conv = model->n_conv;
+  arch->n_layers = model->n_conv + model->n_hidden + 1;
+  int c = in_c, h = in_h, w = in_w;
+  arch->sizes[0] = c * h * w;
+  for (int l = 0; l < model->n_conv; l++) {
+    tf_err_t e;
+    tf_conv_t *cv = &arch->conv[l];
+    if (model->channels[l] <= 0 || model->kernel[l] <= 0)
+      return tf_err_set(err, TF_EINPUT, "model.conv: convolution %d has %d channels and kernel %d",
+                        l + 1, model->channels[l], model->kernel[l]);
+    if (tf_conv_init(cv, c, h, w, model->channels[l], model->kernel[l], model->padding[l], &e) < 0)
+      return tf_err_set(err, TF_EINPUT, "model.conv: convolution %d: %s", l + 1, e.msg);
+    arch->rows[l] = cv->out_c;
+    arch->cols[l] = cv->fan_in;
+    c = cv->out_c;
+    h = cv->out_h;
+    w = cv->out_w;
+    arch->pooled[l] = model->pool[l];
+    if (model->pool[l]) {
+      if (tf_conv_pool_init(&arch->pool[l], c, h, w, &e) < 0)
+        return tf_err_set(err, TF_EINPUT, "model.conv: the pool after convolution %d: %s", l + 1,
+                          e.msg);
+      h = arch->pool[l].out_h;
+      w = arch->pool[l].out_w;
+    }
+    arch->sizes[l + 1] = c * h * w;
+  }
+  for (int j = 0; j <= model->n_hidden; j++) {
+    int l = model->n_conv + j;
+    int out = j < model->n_hidden ? model->hidden[j] : n_out;
+    if (out <= 0)
+      return tf_err_set(err, TF_EINPUT, "model.hidden: hidden layer %d has width %d, must be "
+                        "positive", j, out);
+    if ((size_t)out * (size_t)arch->sizes[l] > INT32_MAX)
+      return tf_err_set(err, TF_EINPUT, "model.hidden: a layer of %d x %d weights is beyond 2^31",
+                        out, arch->sizes[l]);
+    arch->rows[l] = out;
+    arch->cols[l] = arch->sizes[l];
+    arch->sizes[l + 1] = out;
+  }
+  for (int l = 0; l < arch->n_layers; l++) {
+    size_t nw = (size_t)arch->rows[l] * (size_t)arch->cols[l];
+    arch->n_weights += nw;
+    arch->n_params += nw + (size_t)arch->rows[l];
+  }
+  return 0;
+}
+
 int tf_net_create(tf_net_t *net, int n_in, const int *hidden, int n_hidden, int n_out,
                   int max_batch, tf_err_t *err) {
   memset(net, 0, sizeof *net);
@@ -54,31 +115,47 @@ int tf_net_create(tf_net_t *net, int n_in, const int *hidden, int n_hidden, int 
     if (hidden[l] <= 0)
       return tf_err_set(err, TF_EINPUT, "net: hidden layer %d has width %d, must be positive", l,
                         hidden[l]);
+  tf_model_t model = {0};
+  model.n_hidden = n_hidden;
+  for (int l = 0; l < n_hidden; l++) model.hidden[l] = hidden[l];
+  return tf_net_create_model(net, 1, 1, n_in, &model, n_out, max_batch, err);
+}
+
+int tf_net_create_model(tf_net_t *net, int in_c, int in_h, int in_w, const tf_model_t *model,
+                        int n_out, int max_batch, tf_err_t *err) {
+  memset(net, 0, sizeof *net);
+  tf_net_arch_t arch;
+  int rc = tf_net_arch(&arch, in_c, in_h, in_w, model, n_out, err);
+  if (rc < 0) return rc;
   if (max_batch <= 0)
     return tf_err_set(err, TF_EINPUT, "net: batch size %d must be positive", max_batch);
 
-  net->n_layers = n_hidden + 1;
+  net->n_layers = arch.n_layers;
+  net->n_conv = arch.n_conv;
   net->max_batch = max_batch;
   net->ld = ((size_t)max_batch + TF_SPARSE_LANES - 1) / TF_SPARSE_LANES * TF_SPARSE_LANES;
-  net->sizes[0] = n_in;
-  for (int l = 0; l < n_hidden; l++) net->sizes[l + 1] = hidden[l];
-  net->sizes[net->n_layers] = n_out;
-  net->n_params = tf_net_count_params(n_in, hidden, n_hidden, n_out, &net->n_weights);
+  memcpy(net->sizes, arch.sizes, sizeof net->sizes);
+  memcpy(net->rows, arch.rows, sizeof net->rows);
+  memcpy(net->cols, arch.cols, sizeof net->cols);
+  memcpy(net->conv, arch.conv, sizeof net->conv);
+  memcpy(net->pooled, arch.pooled, sizeof net->pooled);
+  memcpy(net->pool, arch.pool, sizeof net->pool);
+  net->n_params = arch.n_params;
+  net->n_weights = arch.n_weights;
 
   size_t off = 0;
   for (int l = 0; l < net->n_layers; l++) {
-    size_t in = (size_t)net->sizes[l], out = (size_t)net->sizes[l + 1];
     net->w_off[l] = off;
-    off += out * in;
+    off += tf_net_layer_weights(net, l);
     net->b_off[l] = off;
-    off += out;
+    off += (size_t)net->rows[l];
     net->full[l] = 1;
   }
 
   net->params = alloc_floats(net->n_params);
   net->grads = alloc_floats(net->n_params);
   net->mask = alloc_floats(net->n_params);
-  net->x = alloc_floats(net->ld * (size_t)n_in);
+  net->x = alloc_floats(net->ld * (size_t)net->sizes[0]);
   if (net->params == NULL || net->grads == NULL || net->mask == NULL || net->x == NULL)
     goto fail_nomem;
   for (size_t i = 0; i < net->n_params; i++) net->mask[i] = 1.0f;
@@ -88,12 +165,29 @@ int tf_net_create(tf_net_t *net, int n_in, const int *hidden, int n_hidden, int 
     net->delta[l] = alloc_floats(n);
     if (net->act[l] == NULL || net->delta[l] == NULL) goto fail_nomem;
   }
+  for (int l = 0; l < net->n_conv; l++) {
+    if (tf_conv_work_reserve(&net->cw, &net->conv[l], err) < 0) goto fail_nomem;
+    if (!net->pooled[l]) continue;
+    size_t n = (size_t)max_batch * net->conv[l].out_size;
+    net->cy[l] = alloc_floats(n);
+    net->cdy[l] = alloc_floats(n);
+    void *p = NULL;
+    size_t arg_bytes = (size_t)max_batch * net->pool[l].out_size * sizeof(int32_t);
+    if (posix_memalign(&p, TF_NET_ALIGN, arg_bytes) != 0) p = NULL;
+    net->carg[l] = p;
+    if (net->cy[l] == NULL || net->cdy[l] == NULL || net->carg[l] == NULL) goto fail_nomem;
+  }
+  if (net->n_conv > 0) {
+    net->flat = alloc_floats((size_t)max_batch * (size_t)net->sizes[net->n_conv]);
+    net->dflat = alloc_floats((size_t)max_batch * (size_t)net->sizes[net->n_conv]);
+    if (net->flat == NULL || net->dflat == NULL) goto fail_nomem;
+  }
   return 0;
 
 fail_nomem:
   tf_net_free(net);
   return tf_err_set(err, TF_ENOMEM, "net: out of memory for %zu parameters and batch %d",
-                    tf_net_count_params(n_in, hidden, n_hidden, n_out, NULL), max_batch);
+                    arch.n_params, max_batch);
 }
 
 void tf_net_free(tf_net_t *net) {
@@ -106,6 +200,14 @@ void tf_net_free(tf_net_t *net) {
     free(net->act[l]);
     free(net->delta[l]);
   }
+  for (int l = 0; l < TF_MAX_CONV; l++) {
+    free(net->cy[l]);
+    free(net->cdy[l]);
+    free(net->carg[l]);
+  }
+  free(net->flat);
+  free(net->dflat);
+  tf_conv_work_free(&net->cw);
   for (int l = 0; l < TF_MAX_LAYERS; l++) tf_sparse_free(&net->sp[l]);
   memset(net, 0, sizeof *net);
 }
@@ -121,19 +223,20 @@ static void plan_dense(tf_net_t *net) {
 int tf_net_plan(tf_net_t *net, double sparse_below, tf_err_t *err) {
   plan_dense(net);
   for (int l = 0; l < net->n_layers; l++) {
-    int in = net->sizes[l], out = net->sizes[l + 1];
-    size_t total = (size_t)in * (size_t)out, kept = 0;
+    size_t total = tf_net_layer_weights(net, l), kept = 0;
     const float *mask = net->mask + net->w_off[l];
     for (size_t i = 0; i < total; i++) kept += mask[i] != 0.0f;
     net->full[l] = kept == total;
     if (!((double)kept < sparse_below * (double)total)) continue;
-    int rc = tf_sparse_build(&net->sp[l], net->params + net->w_off[l], mask, out, in, err);
+    int rc = tf_sparse_build(&net->sp[l], net->params + net->w_off[l], mask, net->rows[l],
+                             net->cols[l], err);
     if (rc < 0) {
       plan_dense(net);
       return rc;
     }
     net->sparse[l] = 1;
-    net->feature_major = 1;
+    /* A convolution works image by image in any plan; only dense layers change the layout. */
+    if (l >= net->n_conv) net->feature_major = 1;
   }
   return 0;
 }
@@ -242,7 +345,7 @@ static void zero_lanes(float *x, int rows, size_t ld, size_t from, size_t to) {
 
 /* The optimiser's update of layer l, from the gradients of the current plan. */
 static void update_layer(tf_net_t *net, tf_optim_t *opt, int l) {
-  size_t out = (size_t)net->sizes[l + 1], in = (size_t)net->sizes[l];
+  size_t out = (size_t)net->rows[l], in = (size_t)net->cols[l];
   if (net->sparse[l]) {
     tf_sparse_t *sp = &net->sp[l];
     tf_optim_update(opt, net->w_off[l], sp->val, sp->grad, NULL, (size_t)sp->nnz);
@@ -256,12 +359,65 @@ static void update_layer(tf_net_t *net, tf_optim_t *opt, int l) {
   }
 }
 
+/* ---- Convolution layers: images one after the other, (n, c, h, w), in every plan ---- */
+
+/* Where convolution l hands on its output: act[l + 1], or net->flat for the last one in a
+ * feature-major plan (transposed into act[n_conv] for the dense layers). */
+static float *conv_out(tf_net_t *net, int l) {
+  return l == net->n_conv - 1 && net->feature_major ? net->flat : net->act[l + 1];
+}
+
+/* The convolution layers on x (n, sizes[0]), n <= max_batch; ReLU on every one. */
+static void conv_forward(tf_net_t *net, const float *x, int n) {
+  for (int l = 0; l < net->n_conv; l++) {
+    const tf_conv_t *cv = &net->conv[l];
+    const float *in = l == 0 ? x : net->act[l];
+    const float *b = net->params + net->b_off[l];
+    float *out = conv_out(net, l);
+    float *y = net->pooled[l] ? net->cy[l] : out;
+    if (net->sparse[l])
+      tf_conv_forward_sparse(cv, &net->cw, &net->sp[l], b, in, n, 1, y);
+    else
+      tf_conv_forward(cv, &net->cw, net->params + net->w_off[l], b, in, n, 1, y);
+    if (net->pooled[l]) tf_conv_pool_forward(&net->pool[l], y, n, out, net->carg[l]);
+  }
+}
+
+/* Backward through the convolution layers, given dtop (n, sizes[n_conv]), the loss gradient
+ * with respect to the last one's output where that output is > 0 and +0 elsewhere (the ReLU's
+ * derivative applied, through the max-pool when there is one); each layer updated as soon as
+ * its gradient is ready. */
+static void conv_backward(tf_net_t *net, const float *x, const float *dtop, int n,
+                          tf_optim_t *opt) {
+  for (int l = net->n_conv - 1; l >= 0; l--) {
+    const tf_conv_t *cv = &net->conv[l];
+    const float *d = l == net->n_conv - 1 ? dtop : net->delta[l + 1];
+    if (net->pooled[l]) {
+      tf_conv_pool_backward(&net->pool[l], d, net->carg[l], n, net->cdy[l]);
+      d = net->cdy[l];
+    }
+    const float *in = l == 0 ? x : net->act[l];
+    float *dx = l > 0 ? net->delta[l] : NULL;
+    float *gb = net->grads + net->b_off[l];
+    if (net->sparse[l])
+      tf_conv_backward_sparse(cv, &net->cw, &net->sp[l], in, d, n, gb, dx, 1);
+    else
+      tf_conv_backward(cv, &net->cw, net->params + net->w_off[l], in, d, n,
+                       net->grads + net->w_off[l], gb, dx, 1);
+    if (opt != NULL) update_layer(net, opt, l);
+  }
+}
+
 /* ---- Row-major batches (the dense plan) ---- */
 
 /* act[1..n_layers] for input x (n rows); act[n_layers] holds the logits. */
 static void forward_rm(tf_net_t *net, const float *x, int n) {
   const float *a = x;
-  for (int l = 0; l < net->n_layers; l++) {
+  if (net->n_conv > 0) {
+    conv_forward(net, x, n);
+    a = net->act[net->n_conv];
+  }
+  for (int l = net->n_conv; l < net->n_layers; l++) {
     int in = net->sizes[l], out = net->sizes[l + 1];
     const float *w = net->params + net->w_off[l];
     float *z = net->act[l + 1];
@@ -279,7 +435,7 @@ static float train_rm(tf_net_t *net, const float *x, const int32_t *y, int n, tf
   int c = net->sizes[nl];
   softmax_xent(net->act[nl], (size_t)c, 1, y, n, c, n, net->delta[nl], &loss, NULL);
 
-  for (int l = nl - 1; l >= 0; l--) {
+  for (int l = nl - 1; l >= net->n_conv; l--) {
     int in = net->sizes[l], out = net->sizes[l + 1];
     const float *a = l == 0 ? x : net->act[l];
     const float *dz = net->delta[l + 1];
@@ -295,6 +451,7 @@ static float train_rm(tf_net_t *net, const float *x, const int32_t *y, int n, tf
     /* Straight after the layer's last use of its weights, while its gradient is in cache. */
     if (opt != NULL) update_layer(net, opt, l);
   }
+  if (net->n_conv > 0) conv_backward(net, x, net->delta[net->n_conv], n, opt);
   return (float)(loss / n);
 }
 
@@ -331,14 +488,46 @@ static float *block_at(float *m, int features, const block_t *bk) {
   return m + (size_t)bk->first * (size_t)features;
 }
 
-/* act[1..n_layers] for the n examples in net->x; all lanes of every block are computed (the
- * padding ones from zero inputs), so every lane a kernel reads is finite and set by this batch. */
+/* Row-major src (n, dim) into feature-major blocks dst, padding lanes zero. */
+static void rows_to_blocks(const float *src, int dim, int n, float *dst) {
+  for (int bi = 0; bi < n_blocks(n); bi++) {
+    const block_t bk = block_of(n, bi);
+    float *xb = block_at(dst, dim, &bk);
+    for (int i = 0; i < bk.count; i++)
+      for (int k = 0; k < dim; k++)
+        xb[(size_t)k * bk.lanes + (size_t)i] = src[(size_t)(bk.first + i) * dim + (size_t)k];
+    zero_lanes(xb, dim, bk.lanes, (size_t)bk.count, bk.lanes);
+  }
+}
+
+/* Feature-major blocks src back into row-major dst (n, dim). */
+static void blocks_to_rows(float *src, int dim, int n, float *dst) {
+  for (int bi = 0; bi < n_blocks(n); bi++) {
+    const block_t bk = block_of(n, bi);
+    const float *xb = block_at(src, dim, &bk);
+    for (int i = 0; i < bk.count; i++)
+      for (int k = 0; k < dim; k++)
+        dst[(size_t)(bk.first + i) * dim + (size_t)k] = xb[(size_t)k * bk.lanes + (size_t)i];
+  }
+}
+
+/* The convolution layers on row-major x, their output transposed into act[n_conv] for the dense
+ * layers of a feature-major plan. */
+static void conv_forward_fm(tf_net_t *net, const float *x, int n) {
+  conv_forward(net, x, n);
+  rows_to_blocks(net->flat, net->sizes[net->n_conv], n, net->act[net->n_conv]);
+}
+
+/* act[n_conv + 1..n_layers] for the n examples in net->x (or, after convolutions, in
+ * act[n_conv]); all lanes of every block are computed (the padding ones from zero inputs), so
+ * every lane a kernel reads is finite and set by this batch. */
 static void forward_fm(tf_net_t *net, int n) {
+  const int l0 = net->n_conv;
   for (int bi = 0; bi < n_blocks(n); bi++) {
     const block_t bk = block_of(n, bi);
     const int ld = (int)bk.lanes;
-    const float *a = block_at(net->x, net->sizes[0], &bk);
-    for (int l = 0; l < net->n_layers; l++) {
+    const float *a = block_at(l0 > 0 ? net->act[l0] : net->x, net->sizes[l0], &bk);
+    for (int l = l0; l < net->n_layers; l++) {
       int in = net->sizes[l], out = net->sizes[l + 1];
       int hidden = l + 1 < net->n_layers;
       const float *b = net->params + net->b_off[l];
@@ -369,13 +558,16 @@ static void softmax_fm(tf_net_t *net, const int32_t *y, int n, float *dz, double
   }
 }
 
-static float train_fm(tf_net_t *net, const int32_t *y, int n, tf_optim_t *opt) {
+/* x: the row-major input of the convolution layers (unused without them: the input is in
+ * net->x). */
+static float train_fm(tf_net_t *net, const float *x, const int32_t *y, int n, tf_optim_t *opt) {
   const int nl = net->n_layers;
+  if (net->n_conv > 0) conv_forward_fm(net, x, n);
   forward_fm(net, n);
   double loss = 0.0;
   softmax_fm(net, y, n, net->delta[nl], &loss, NULL);
 
-  for (int l = nl - 1; l >= 0; l--) {
+  for (int l = nl - 1; l >= net->n_conv; l--) {
     int in = net->sizes[l], out = net->sizes[l + 1];
     const float *w = net->params + net->w_off[l];
     /* Gradients over the batch: the first block writes them, later blocks add theirs. */
@@ -404,20 +596,16 @@ static float train_fm(tf_net_t *net, const int32_t *y, int n, tf_optim_t *opt) {
     }
     if (opt != NULL) update_layer(net, opt, l);
   }
+  if (net->n_conv > 0) {
+    blocks_to_rows(net->delta[net->n_conv], net->sizes[net->n_conv], n, net->dflat);
+    conv_backward(net, x, net->dflat, n, opt);
+  }
   return (float)(loss / n);
 }
 
 /* Row-major x (n, dim) into net->x feature-major, padding lanes zero. */
 static void transpose_in(tf_net_t *net, const float *x, int n) {
-  const int dim = net->sizes[0];
-  for (int bi = 0; bi < n_blocks(n); bi++) {
-    const block_t bk = block_of(n, bi);
-    float *xb = block_at(net->x, dim, &bk);
-    for (int i = 0; i < bk.count; i++)
-      for (int k = 0; k < dim; k++)
-        xb[(size_t)k * bk.lanes + (size_t)i] = x[(size_t)(bk.first + i) * dim + (size_t)k];
-    zero_lanes(xb, dim, bk.lanes, (size_t)bk.count, bk.lanes);
-  }
+  rows_to_blocks(x, net->sizes[0], n, net->x);
 }
 
 /* ---- The public entry points ---- */
@@ -438,7 +626,8 @@ static TF_CLONES void gather_rows(const tf_images_t *images, const int32_t *idx,
 void tf_net_gather(tf_net_t *net, const tf_images_t *images, const int32_t *idx, int count,
                    int32_t *y) {
   for (int i = 0; i < count; i++) y[i] = images->labels[idx[i]];
-  if (!net->feature_major) {
+  /* Convolutions read whole images: their input is row-major in every plan. */
+  if (!net->feature_major || net->n_conv > 0) {
     gather_rows(images, idx, count, net->x);
     return;
   }
@@ -473,7 +662,7 @@ void tf_net_normalize(tf_net_t *net, const int32_t *idx, int count, float scale,
 
 float tf_net_step(tf_net_t *net, tf_optim_t *opt, const int32_t *y, int n) {
   tf_optim_begin_step(opt);
-  return net->feature_major ? train_fm(net, y, n, opt) : train_rm(net, net->x, y, n, opt);
+  return net->feature_major ? train_fm(net, net->x, y, n, opt) : train_rm(net, net->x, y, n, opt);
 }
 
 void tf_net_update(tf_net_t *net, tf_optim_t *opt) {
@@ -483,13 +672,14 @@ void tf_net_update(tf_net_t *net, tf_optim_t *opt) {
 
 float tf_net_train_grad(tf_net_t *net, const float *x, const int32_t *y, int n) {
   if (!net->feature_major) return train_rm(net, x, y, n, NULL);
-  transpose_in(net, x, n);
-  return train_fm(net, y, n, NULL);
+  if (net->n_conv == 0) transpose_in(net, x, n);
+  return train_fm(net, x, y, n, NULL);
 }
 
 void tf_net_eval_batch(tf_net_t *net, const int32_t *y, int n, double *loss_sum, long *correct) {
   int nl = net->n_layers, c = net->sizes[nl];
   if (net->feature_major) {
+    if (net->n_conv > 0) conv_forward_fm(net, net->x, n);
     forward_fm(net, n);
     softmax_fm(net, y, n, NULL, loss_sum, correct);
   } else {
@@ -506,7 +696,10 @@ void tf_net_eval(tf_net_t *net, const float *x, const int32_t *y, int n, double 
     int m = n - i0 < net->max_batch ? n - i0 : net->max_batch;
     const float *xi = x + (size_t)i0 * net->sizes[0];
     if (net->feature_major) {
-      transpose_in(net, xi, m);
+      if (net->n_conv > 0)
+        conv_forward_fm(net, xi, m);
+      else
+        transpose_in(net, xi, m);
       forward_fm(net, m);
       softmax_fm(net, y + i0, m, NULL, loss_sum, correct);
     } else {
@@ -520,7 +713,15 @@ void tf_net_eval(tf_net_t *net, const float *x, const int32_t *y, int n, double 
 
 static void forward_naive(tf_net_t *net, const float *x, int n) {
   const float *a = x;
-  for (int l = 0; l < net->n_layers; l++) {
+  for (int l = 0; l < net->n_conv; l++) {
+    float *out = net->act[l + 1];
+    float *y = net->pooled[l] ? net->cy[l] : out;
+    tf_conv_forward_naive(&net->conv[l], net->params + net->w_off[l], net->params + net->b_off[l],
+                          a, n, 1, y);
+    if (net->pooled[l]) tf_conv_pool_forward_naive(&net->pool[l], y, n, out);
+    a = out;
+  }
+  for (int l = net->n_conv; l < net->n_layers; l++) {
     int in = net->sizes[l], out = net->sizes[l + 1];
     const float *w = net->params + net->w_off[l];
     const float *b = net->params + net->b_off[l];
@@ -544,7 +745,7 @@ float tf_net_train_grad_naive(tf_net_t *net, const float *x, const int32_t *y, i
   int c = net->sizes[nl];
   softmax_xent(net->act[nl], (size_t)c, 1, y, n, c, n, net->delta[nl], &loss, NULL);
 
-  for (int l = nl - 1; l >= 0; l--) {
+  for (int l = nl - 1; l >= net->n_conv; l--) {
     int in = net->sizes[l], out = net->sizes[l + 1];
     const float *a = l == 0 ? x : net->act[l];
     const float *dz = net->delta[l + 1];
@@ -572,6 +773,16 @@ float tf_net_train_grad_naive(tf_net_t *net, const float *x, const int32_t *y, i
         }
       }
     }
+  }
+  for (int l = net->n_conv - 1; l >= 0; l--) {
+    const float *d = net->delta[l + 1];
+    if (net->pooled[l]) {
+      tf_conv_pool_backward_naive(&net->pool[l], net->cy[l], d, n, net->cdy[l]);
+      d = net->cdy[l];
+    }
+    tf_conv_backward_naive(&net->conv[l], net->params + net->w_off[l], l == 0 ? x : net->act[l],
+                           d, n, net->grads + net->w_off[l], net->grads + net->b_off[l],
+                           l > 0 ? net->delta[l] : NULL, 1);
   }
   return (float)(loss / n);
 }

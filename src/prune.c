@@ -19,7 +19,7 @@ long tf_prune_count(long remaining, double rate) {
 void tf_prune_remaining(const tf_net_t *net, const float *mask, long *remaining) {
   for (int l = 0; l < net->n_layers; l++) {
     const float *m = mask + net->w_off[l];
-    size_t nw = (size_t)net->sizes[l] * (size_t)net->sizes[l + 1];
+    size_t nw = tf_net_layer_weights(net, l);
     long r = 0;
     for (size_t i = 0; i < nw; i++) r += m[i] != 0.0f;
     remaining[l] = r;
@@ -51,7 +51,7 @@ static uint32_t magnitude_bits(float w) {
 static size_t collect_layer(const tf_net_t *net, const float *weights, const float *mask, int l,
                             prune_key_t *keys, size_t k) {
   size_t off = net->w_off[l];
-  size_t nw = (size_t)net->sizes[l] * (size_t)net->sizes[l + 1];
+  size_t nw = tf_net_layer_weights(net, l);
   for (size_t i = off; i < off + nw; i++) {
     if (mask[i] == 0.0f) continue;
     keys[k].mag = magnitude_bits(weights[i]);
@@ -84,9 +84,12 @@ static void prune_smallest(const tf_net_t *net, prune_key_t *keys, size_t nkeys,
   }
 }
 
-int tf_prune_magnitude(const tf_net_t *net, const float *weights, float *mask, double rate,
-                       double output_rate, tf_prune_scope_t scope, unsigned exclude,
-                       tf_err_t *err) {
+/* Global with rates == NULL: tf_prune_count(total remaining of the layers not excluded, rate) by
+ * one threshold; otherwise layer l loses tf_prune_count(remaining_l, rates[l]). Layers whose bit
+ * is set in `exclude` take no part. */
+static int prune_by_magnitude(const tf_net_t *net, const float *weights, float *mask,
+                              const double *rates, double rate, unsigned exclude,
+                              tf_err_t *err) {
   long remaining[TF_MAX_LAYERS];
   tf_prune_remaining(net, mask, remaining);
   size_t cap = 0;
@@ -94,7 +97,7 @@ int tf_prune_magnitude(const tf_net_t *net, const float *weights, float *mask, d
   for (int l = 0; l < net->n_layers; l++) {
     if ((exclude >> l) & 1u) continue;
     total += remaining[l];
-    if (scope == TF_SCOPE_GLOBAL)
+    if (rates == NULL)
       cap += (size_t)remaining[l];
     else if ((size_t)remaining[l] > cap)
       cap = (size_t)remaining[l];
@@ -103,7 +106,7 @@ int tf_prune_magnitude(const tf_net_t *net, const float *weights, float *mask, d
   if (keys == NULL)
     return tf_err_set(err, TF_ENOMEM, "prune: out of memory for %zu sort keys", cap);
 
-  if (scope == TF_SCOPE_GLOBAL) {
+  if (rates == NULL) {
     size_t k = 0;
     for (int l = 0; l < net->n_layers; l++)
       if (!((exclude >> l) & 1u)) k = collect_layer(net, weights, mask, l, keys, k);
@@ -111,25 +114,45 @@ int tf_prune_magnitude(const tf_net_t *net, const float *weights, float *mask, d
   } else {
     for (int l = 0; l < net->n_layers; l++) {
       if ((exclude >> l) & 1u) continue;
-      double r = l == net->n_layers - 1 ? output_rate : rate;
       size_t k = collect_layer(net, weights, mask, l, keys, 0);
-      prune_smallest(net, keys, k, tf_prune_count(remaining[l], r), remaining, mask);
+      prune_smallest(net, keys, k, tf_prune_count(remaining[l], rates[l]), remaining, mask);
     }
   }
   free(keys);
   return 0;
 }
 
+int tf_prune_magnitude(const tf_net_t *net, const float *weights, float *mask, double rate,
+                       double output_rate, tf_prune_scope_t scope, unsigned exclude,
+                       tf_err_t *err) {
+  if (scope == TF_SCOPE_GLOBAL)
+    return prune_by_magnitude(net, weights, mask, NULL, rate, exclude, err);
+  double rates[TF_MAX_LAYERS];
+  for (int l = 0; l < net->n_layers; l++) rates[l] = l == net->n_layers - 1 ? output_rate : rate;
+  return prune_by_magnitude(net, weights, mask, rates, rate, exclude, err);
+}
+
+int tf_prune_magnitude_layers(const tf_net_t *net, const float *weights, float *mask,
+                              const double *rates, unsigned exclude, tf_err_t *err) {
+  return prune_by_magnitude(net, weights, mask, rates, 0.0, exclude, err);
+}
+
+void tf_prune_rates(const tf_net_t *net, double conv_rate, double rate, double output_rate,
+                    double *rates) {
+  for (int l = 0; l < net->n_layers; l++)
+    rates[l] = l == net->n_layers - 1 ? output_rate : l < net->n_conv ? conv_rate : rate;
+}
+
 static void set_biases(const tf_net_t *net, float *mask) {
   for (int l = 0; l < net->n_layers; l++)
-    for (int j = 0; j < net->sizes[l + 1]; j++) mask[net->b_off[l] + (size_t)j] = 1.0f;
+    for (int j = 0; j < net->rows[l]; j++) mask[net->b_off[l] + (size_t)j] = 1.0f;
 }
 
 int tf_prune_random(const tf_net_t *net, float *mask, const long *keep, uint64_t seed, int round,
                     uint64_t variant, tf_err_t *err) {
   size_t cap = 0;
   for (int l = 0; l < net->n_layers; l++) {
-    size_t nw = (size_t)net->sizes[l] * (size_t)net->sizes[l + 1];
+    size_t nw = tf_net_layer_weights(net, l);
     if (keep[l] < 0 || (size_t)keep[l] > nw)
       return tf_err_set(err, TF_EINPUT, "prune: cannot keep %ld of the %zu weights of layer %d",
                         keep[l], nw, l);
@@ -139,7 +162,7 @@ int tf_prune_random(const tf_net_t *net, float *mask, const long *keep, uint64_t
   if (idx == NULL) return tf_err_set(err, TF_ENOMEM, "prune: out of memory for %zu indices", cap);
 
   for (int l = 0; l < net->n_layers; l++) {
-    size_t nw = (size_t)net->sizes[l] * (size_t)net->sizes[l + 1];
+    size_t nw = tf_net_layer_weights(net, l);
     float *m = mask + net->w_off[l];
     tf_rng_t rng;
     tf_rng_seed_variant(&rng, seed, TF_STREAM_MASK, (uint64_t)round, (uint64_t)l, variant);
@@ -168,7 +191,7 @@ void tf_prune_pack(const tf_net_t *net, const float *mask, uint8_t *bits) {
   size_t j = 0;
   for (int l = 0; l < net->n_layers; l++) {
     const float *m = mask + net->w_off[l];
-    size_t nw = (size_t)net->sizes[l] * (size_t)net->sizes[l + 1];
+    size_t nw = tf_net_layer_weights(net, l);
     for (size_t i = 0; i < nw; i++, j++)
       if (m[i] != 0.0f) bits[j / 8] |= (uint8_t)(0x80u >> (j % 8));
   }
@@ -179,7 +202,7 @@ void tf_prune_unpack(const tf_net_t *net, const uint8_t *bits, float *mask) {
   size_t j = 0;
   for (int l = 0; l < net->n_layers; l++) {
     float *m = mask + net->w_off[l];
-    size_t nw = (size_t)net->sizes[l] * (size_t)net->sizes[l + 1];
+    size_t nw = tf_net_layer_weights(net, l);
     for (size_t i = 0; i < nw; i++, j++) m[i] = (bits[j / 8] >> (7 - j % 8)) & 1u ? 1.0f : 0.0f;
   }
   set_biases(net, mask);

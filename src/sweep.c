@@ -275,6 +275,7 @@ static int walk_axis(parse_t *p, key_id_t k, const node_t *key, const node_t *li
   char got[80];
   const char *example = k == KEY_HIDDEN       ? "[[300, 100], [500, 300]]"
                         : k == KEY_MILESTONES ? "[[20000, 30000], []]"
+                        : k == KEY_CONV       ? "[[32, pool], [64, 64, pool]]"
                         : k == KEY_INIT ? "[glorot_normal, he_normal]"
                                         : "[a, b, c]";
   if (list->kind != NODE_SEQ)
@@ -282,9 +283,14 @@ static int walk_axis(parse_t *p, key_id_t k, const node_t *key, const node_t *li
                           example, tf__yaml_describe(list, got, sizeof got));
   if (list->n == 0)
     return tf__sweep_fail(p, list, "grid: %s: the list is empty; give at least one value", path);
-  if ((k == KEY_HIDDEN || k == KEY_MILESTONES) && list->items[0]->kind != NODE_SEQ)
-    return tf__sweep_fail(p, list->items[0], "grid: %s: each value is a list of %s, as in %s; got %s",
-                          path, k == KEY_HIDDEN ? "layer widths" : "iterations", example,
+  if ((k == KEY_HIDDEN || k == KEY_MILESTONES || k == KEY_CONV) &&
+      list->items[0]->kind != NODE_SEQ)
+    return tf__sweep_fail(p, list->items[0],
+                          "grid: %s: each value is a list of %s, as in %s; got %s", path,
+                          k == KEY_HIDDEN       ? "layer widths"
+                          : k == KEY_MILESTONES ? "iterations"
+                                                : "channel counts and pools",
+                          example,
                           tf__yaml_describe(list->items[0], got, sizeof got));
   axis_t *ax = &p->sw->axes[p->sw->n_axes];
   ax->key = k;

@@ -18,6 +18,7 @@ typedef enum {
   KEY_NORMALIZE,
   KEY_ORDER,
   KEY_HIDDEN,
+  KEY_PRESET, KEY_CONV, KEY_KERNEL, KEY_PADDING,
   KEY_OPTIMIZER,
   KEY_LR,
   KEY_MOMENTUM,
@@ -38,6 +39,7 @@ typedef enum {
   KEY_ROUNDS,
   KEY_RATE,
   KEY_OUTPUT_RATE,
+  KEY_CONV_RATE,
   KEY_SCOPE,
   KEY_REWIND,
   KEY_EXCLUDE,
@@ -58,6 +60,7 @@ typedef enum {
   VT_REAL,
   VT_HIDDEN,
   VT_MILESTONES,
+  VT_CONV, /* model.conv: channel counts and pool markers */
   VT_INIT,
   VT_WEIGHTS,
   VT_LAYERS, /* prune.exclude: layer indices and output, as TF_EXCLUDE_* bits */
@@ -85,6 +88,7 @@ typedef struct value {
   tf_init_spec_t init;
   int n; /* VT_HIDDEN, VT_MILESTONES */
   int list[TF_MAX_HIDDEN > TF_MAX_MILESTONES ? TF_MAX_HIDDEN : TF_MAX_MILESTONES];
+  int conv[TF_MAX_CONV]; /* VT_CONV, n entries */
   char s[TF_NAME_MAX]; /* VT_TEXT, VT_DATASET */
 } value_t;
 

@@ -19,7 +19,7 @@
 
 const tf_sweep_key_t tf__sweep_key_docs[KEY_COUNT] = {
     {"name", "string", "\"\"", "Free text naming the sweep, stored in the results file."},
-    {"data.dataset", "string", "mnist", "The dataset: mnist or fashion-mnist."},
+    {"data.dataset", "string", "mnist", "The dataset: mnist, fashion-mnist or cifar10."},
     {"data.validation", "integer", "5000",
      "Images held out of the training set to find the early-stopping iteration: at least 1 "
      "and fewer than the dataset's training images."},
@@ -38,6 +38,19 @@ const tf_sweep_key_t tf__sweep_key_docs[KEY_COUNT] = {
     {"model.hidden", "list of integers", "[300, 100]",
      "Hidden layer widths, 0 to 8 layers of 1 to 100000 units; the input and output sizes "
      "come from the dataset."},
+    {"model.preset", "string", "none",
+     "A named network instead of model.conv and model.hidden: lenet300 (300, 100), lenet5 "
+     "(6@5x5 same, pool, 16@5x5 valid, pool; 120, 84), conv2 (3x3 same: 64, 64, pool; 256, "
+     "256), conv4 (conv2's convolutions then 128, 128, pool) or conv6 (conv4's then 256, 256, "
+     "pool); none to describe it with the other model keys."},
+    {"model.conv", "list", "[]",
+     "Convolution layers before the hidden ones: output channel counts (1 to 4096) and pool "
+     "markers, each a 2x2 max-pooling of the convolution before it, as in [64, 64, pool]; "
+     "stride 1, ReLU, at most 16 entries."},
+    {"model.kernel", "integer", "3", "Kernel size of every model.conv convolution, 1 to 31."},
+    {"model.padding", "string", "same",
+     "Zero padding of every model.conv convolution: same (the output keeps the input's size) "
+     "or valid (none: kernel - 1 rows and columns fewer)."},
     {"train.optimizer", "string", "adam", "The optimiser: sgd, momentum (heavy ball) or adam."},
     {"train.lr", "real", "1.2e-3", "The learning rate, greater than 0."},
     {"train.momentum", "real", "0.9",
@@ -87,14 +100,18 @@ const tf_sweep_key_t tf__sweep_key_docs[KEY_COUNT] = {
      "Pruning rounds after the dense round 0, 0 to 1000; round r trains the net left after r "
      "prunings."},
     {"prune.rate", "real", "0.2",
-     "Fraction of the remaining weights removed per round, in (0, 1)."},
+     "Fraction of the remaining weights removed per round (of each hidden dense layer under "
+     "layerwise scope), in (0, 1)."},
     {"prune.output_rate", "real", "0.1",
      "Fraction of the output layer's remaining weights removed per round under layerwise "
      "scope, in (0, 1)."},
+    {"prune.conv_rate", "real", "0.1",
+     "Fraction of a convolution layer's remaining weights removed per round under layerwise "
+     "scope, in (0, 1)."},
     {"prune.scope", "string", "layerwise",
-     "layerwise (each layer loses prune.rate of its remaining weights, the output layer "
-     "prune.output_rate) or global (prune.rate of all remaining weights by one magnitude "
-     "threshold, output_rate unused)."},
+     "layerwise (each hidden layer loses prune.rate of its remaining weights, each "
+     "convolution prune.conv_rate, the output layer prune.output_rate) or global (prune.rate "
+     "of all remaining weights by one magnitude threshold, the other rates unused)."},
     {"prune.rewind", "integer", "0",
      "Iteration whose weights the survivors return to: 0 is the initialisation, k > 0 late "
      "rewinding; less than train.iterations and a multiple of train.eval_every."},
@@ -138,6 +155,8 @@ static const char *normalize_name(int i) { return tf_config_normalize_name((tf_n
 static const char *boolean_name(int i) { return i ? "true" : "false"; }
 static const char *order_name(int i) { return tf_config_order_name((tf_data_order_t)i); }
 static const char *random_name(int i) { return tf_config_random_name((tf_prune_random_t)i); }
+static const char *preset_name(int i) { return tf_config_preset_name((tf_model_preset_t)i); }
+static const char *padding_name(int i) { return tf_config_padding_name((tf_conv_padding_t)i); }
 
 #define RULE_INT(lo, hi) {VT_INT, 1, lo, hi, 0, 0, 0, 0, NULL, NULL, 0}
 #define RULE_REAL(lo, hi, lo_open, hi_open) {VT_REAL, 1, 0, 0, lo, hi, lo_open, hi_open, NULL, NULL, 0}
@@ -151,6 +170,10 @@ const key_rule_t tf__sweep_key_rules[KEY_COUNT] = {
     [KEY_NORMALIZE] = RULE_CHOICE("normalization", normalize_name, TF_NORMALIZE_COUNT),
     [KEY_ORDER] = RULE_CHOICE("order", order_name, TF_ORDER_COUNT),
     [KEY_HIDDEN] = RULE_OTHER(VT_HIDDEN, 1),
+    [KEY_PRESET] = RULE_CHOICE("preset", preset_name, TF_PRESET_COUNT),
+    [KEY_CONV] = RULE_OTHER(VT_CONV, 1),
+    [KEY_KERNEL] = RULE_INT(1, 31),
+    [KEY_PADDING] = RULE_CHOICE("padding", padding_name, 2),
     [KEY_OPTIMIZER] = RULE_CHOICE("optimizer", optimizer_name, TF_OPT_COUNT),
     [KEY_LR] = RULE_REAL(0, INFINITY, 1, 1),
     [KEY_MOMENTUM] = RULE_REAL(0, 1, 0, 1),
@@ -171,6 +194,7 @@ const key_rule_t tf__sweep_key_rules[KEY_COUNT] = {
     [KEY_ROUNDS] = RULE_INT(0, 1000),
     [KEY_RATE] = RULE_REAL(0, 1, 1, 1),
     [KEY_OUTPUT_RATE] = RULE_REAL(0, 1, 1, 1),
+    [KEY_CONV_RATE] = RULE_REAL(0, 1, 1, 1),
     [KEY_SCOPE] = RULE_CHOICE("scope", scope_name, TF_SCOPE_COUNT),
     [KEY_REWIND] = RULE_INT(0, LONG_COUNT_MAX),
     [KEY_EXCLUDE] = RULE_OTHER(VT_LAYERS, 1),
@@ -355,6 +379,30 @@ int tf__sweep_value_read(const parse_t *p, key_id_t key, const node_t *n, value_
       v->n = (int)n->n;
       return 0;
     }
+    case VT_CONV: {
+      if (n->kind != NODE_SEQ)
+        return tf__sweep_fail(p, n,
+                              "%s: expected a list of channel counts and pool markers such as "
+                              "[64, 64, pool], got %s",
+                              path, tf__yaml_describe(n, got, sizeof got));
+      if (n->n > TF_MAX_CONV)
+        return tf__sweep_fail(p, n, "%s: at most %d entries, got %zu", path, TF_MAX_CONV, n->n);
+      for (size_t i = 0; i < n->n; i++) {
+        const node_t *item = n->items[i];
+        if (item->kind == NODE_SCALAR && strcmp(item->text, "pool") == 0) {
+          if (i == 0 || v->conv[i - 1] == TF_CONV_POOL)
+            return tf__sweep_fail(p, item, "%s: a pool marker follows a convolution", path);
+          v->conv[i] = TF_CONV_POOL;
+          continue;
+        }
+        long long c = 0;
+        int rc = read_int(p, item, path, "a channel count or pool", 1, 4096, &c);
+        if (rc != 0) return rc;
+        v->conv[i] = (int)c;
+      }
+      v->n = (int)n->n;
+      return 0;
+    }
     case VT_INIT: {
       int rc = read_string(p, n, path, "an initialiser such as glorot_normal or normal(0.1)", 256);
       if (rc != 0) return rc;
@@ -432,6 +480,14 @@ void tf__sweep_value_apply(key_id_t key, const value_t *v, tf_config_t *cfg) {
       cfg->n_hidden = v->n;
       memcpy(cfg->hidden, v->list, sizeof cfg->hidden);
       break;
+    case KEY_PRESET: cfg->preset = (tf_model_preset_t)v->i; break;
+    case KEY_CONV:
+      cfg->n_conv = v->n;
+      memcpy(cfg->conv, v->conv, sizeof cfg->conv);
+      break;
+    case KEY_KERNEL: cfg->kernel = (int)v->i; break;
+    case KEY_PADDING: cfg->padding = (tf_conv_padding_t)v->i; break;
+    case KEY_CONV_RATE: cfg->conv_rate = v->r; break;
     case KEY_OPTIMIZER: cfg->optimizer = (tf_optimizer_kind_t)v->i; break;
     case KEY_LR: cfg->lr = v->r; break;
     case KEY_MOMENTUM: cfg->momentum = v->r; break;
@@ -479,6 +535,18 @@ void tf__sweep_value_text(key_id_t key, const value_t *v, char *buf, size_t size
     case VT_INT: snprintf(buf, size, "%lld", v->i); break;
     case VT_REAL: tf_text_real(v->r, buf, size); break;
     case VT_INIT: tf_init_format(&v->init, buf, size); break;
+    case VT_CONV: {
+      size_t used = (size_t)snprintf(buf, size, "[");
+      for (int i = 0; i < v->n && used < size; i++) {
+        const char *sep = i > 0 ? ", " : "";
+        if (v->conv[i] == TF_CONV_POOL)
+          used += (size_t)snprintf(buf + used, size - used, "%spool", sep);
+        else
+          used += (size_t)snprintf(buf + used, size - used, "%s%d", sep, v->conv[i]);
+      }
+      if (used < size) snprintf(buf + used, size - used, "]");
+      break;
+    }
     case VT_HIDDEN:
     case VT_MILESTONES:
     case VT_WEIGHTS: {
@@ -530,6 +598,11 @@ int tf__sweep_value_cmp(value_type_t type, const value_t *a, const value_t *b) {
       if (a->n != b->n) return (a->n > b->n) - (a->n < b->n);
       for (int i = 0; i < a->n; i++)
         if (a->list[i] != b->list[i]) return (a->list[i] > b->list[i]) - (a->list[i] < b->list[i]);
+      return 0;
+    case VT_CONV:
+      if (a->n != b->n) return (a->n > b->n) - (a->n < b->n);
+      for (int i = 0; i < a->n; i++)
+        if (a->conv[i] != b->conv[i]) return (a->conv[i] > b->conv[i]) - (a->conv[i] < b->conv[i]);
       return 0;
     case VT_INIT: {
       if (a->init.kind != b->init.kind) return (a->init.kind > b->init.kind) - (a->init.kind < b->init.kind);

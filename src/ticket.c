@@ -18,6 +18,9 @@
 /* Evaluation runs through the net in chunks of this many images; part of the results'
  * definition (float sums depend on it), so it is a constant, not a tuning knob. */
 #define EVAL_CHUNK 1000
+/* The same for a net with convolutions, whose activations for a chunk take memory in proportion:
+ * Conv-6's first layers hold 64 x 32 x 32 floats per image, 26 MB per buffer for 100 images. */
+#define CONV_EVAL_CHUNK 100
 /* Training steps between calls of the sink's poll hook. */
 #define POLL_EVERY 8
 
@@ -34,6 +37,7 @@ typedef struct ticket {
   long order_epoch;    /* epoch whose permutation `order` holds; -1 = none */
   int order_round;     /* round whose order `order` holds (0 under data.order fixed) */
   int32_t *y;          /* (max_batch) gathered labels */
+  int eval_chunk;      /* images evaluated at once: EVAL_CHUNK, or CONV_EVAL_CHUNK */
   float *theta0;       /* (n_params) initial parameters */
   float *theta_k;      /* (n_params) parameters at the rewind iteration of round 0 */
   float *ticket_final; /* (n_params) the ticket's trained parameters of the last round */
@@ -57,15 +61,16 @@ static int snapshot(ticket_t *t, tf_snapshot_t which, const float *params) {
 }
 
 /* Weights of every layer from the initialiser, each layer from its own stream (purpose, round,
- * layer; variant), biases zero. */
+  * layer; variant), biases zero; a convolution's fans are in_c * k * k and out_c * k * k. */
 static int draw_init(const tf_config_t *cfg, const tf_net_t *net, float *params,
                      tf_stream_t purpose, int round, uint64_t variant, tf_err_t *err) {
   memset(params, 0, net->n_params * sizeof *params);
   for (int l = 0; l < net->n_layers; l++) {
     tf_rng_t rng;
     tf_rng_seed_variant(&rng, cfg->seed, purpose, (uint64_t)round, (uint64_t)l, variant);
-    int rc = tf_init_fill(params + net->w_off[l], net->sizes[l + 1], net->sizes[l], &cfg->init,
-                          &rng, err);
+    int fan_out = l < net->n_conv ? net->conv[l].fan_out : net->rows[l];
+    int rc = tf_init_fill_kernel(params + net->w_off[l], net->rows[l], net->cols[l], fan_out,
+                                 net->cols[l], &cfg->init, &rng, err);
     if (rc < 0) return rc;
   }
   return 0;
@@ -112,8 +117,9 @@ static int evaluate(ticket_t *t, const tf_images_t *images, const int32_t *idx, 
                     float *loss, float *acc) {
   double loss_sum = 0.0;
   long correct = 0;
-  for (int32_t i = 0; i < n; i += EVAL_CHUNK) {
-    int count = n - i < EVAL_CHUNK ? (int)(n - i) : EVAL_CHUNK;
+  const int chunk = t->eval_chunk;
+  for (int32_t i = 0; i < n; i += chunk) {
+    int count = n - i < chunk ? (int)(n - i) : chunk;
     gather(t, images, idx + i, count);
     tf_net_eval_batch(&t->net, t->y, count, &loss_sum, &correct);
     int rc = sink_poll(t->sink);
@@ -228,13 +234,13 @@ int tf_ticket_control(const tf_config_t *cfg, const tf_net_t *net, const float *
       for (int l = 0; l < net->n_layers; l++) {
         float *w = params + net->w_off[l];
         const float *wk = theta_k + net->w_off[l];
-        size_t count = (size_t)net->sizes[l] * (size_t)net->sizes[l + 1];
+        size_t count = tf_net_layer_weights(net, l);
         if (cfg->control == TF_CONTROL_SIGN_REINIT)
           for (size_t i = 0; i < count; i++) w[i] = copysignf(fabsf(w[i]), wk[i]);
         if (cfg->control == TF_CONTROL_SPARSE_REINIT) {
-          const int fan_in = net->sizes[l];
+          const int fan_in = net->cols[l]; /* a convolution: in_c * k * k per output channel */
           const float *m = mask + net->w_off[l];
-          for (int row = 0; row < net->sizes[l + 1]; row++) {
+          for (int row = 0; row < net->rows[l]; row++) {
             const size_t o = (size_t)row * (size_t)fan_in;
             long surviving = 0;
             for (int c = 0; c < fan_in; c++) surviving += m[o + (size_t)c] != 0.0f;
@@ -243,7 +249,7 @@ int tf_ticket_control(const tf_config_t *cfg, const tf_net_t *net, const float *
           }
         }
         memcpy(params + net->b_off[l], theta_k + net->b_off[l],
-               (size_t)net->sizes[l + 1] * sizeof *w);
+               (size_t)net->rows[l] * sizeof *w);
       }
       break;
     }
@@ -277,7 +283,7 @@ static int report_round(ticket_t *t, int round, const float *mask, const float *
   tf_prune_remaining(net, mask, r.remaining);
   long kept = 0, total = 0;
   for (int l = 0; l < net->n_layers; l++) {
-    r.total[l] = (long)net->sizes[l] * net->sizes[l + 1];
+    r.total[l] = (long)tf_net_layer_weights(net, l);
     kept += r.remaining[l];
     total += r.total[l];
   }
@@ -333,22 +339,33 @@ int tf_ticket_shape(const tf_config_t *cfg, tf_ticket_shape_t *shape, tf_err_t *
                          &shape->classes, err);
   if (rc < 0) return rc;
   if (cfg->eval_every <= 0 || cfg->iterations < 0 || cfg->rounds < 0 || cfg->n_hidden < 0 ||
-      cfg->n_hidden > TF_MAX_HIDDEN)
+      cfg->n_hidden > TF_MAX_HIDDEN || cfg->n_conv < 0 || cfg->n_conv > TF_MAX_CONV)
     return tf_err_set(err, TF_EINPUT, "invalid task configuration: eval_every %d, iterations "
-                      "%ld, rounds %d, %d hidden layers", cfg->eval_every, cfg->iterations,
-                      cfg->rounds, cfg->n_hidden);
+                      "%ld, rounds %d, %d hidden layers, %d model.conv entries", cfg->eval_every,
+                      cfg->iterations, cfg->rounds, cfg->n_hidden, cfg->n_conv);
   shape->n_rounds = cfg->rounds + 1;
   shape->eval_every = cfg->eval_every;
   shape->n_evals = (int)(cfg->iterations / cfg->eval_every) + 1;
-  shape->n_layers = cfg->n_hidden + 1;
-  int prev = shape->input_dim;
+  int32_t c = 0, h = 0, w = 0;
+  rc = tf_data_image(cfg->dataset, &c, &h, &w, err);
+  if (rc < 0) return rc;
+  tf_model_t model;
+  tf_config_model(cfg, &model);
+  tf_net_arch_t arch;
+  rc = tf_net_arch(&arch, c, h, w, &model, shape->classes, err);
+  if (rc < 0) return rc;
+  shape->n_layers = arch.n_layers;
+  shape->n_conv = arch.n_conv;
   for (int l = 0; l < shape->n_layers; l++) {
-    int next = l < cfg->n_hidden ? cfg->hidden[l] : shape->classes;
-    shape->layer_size[l] = (int64_t)next * prev;
-    prev = next;
+    shape->layer_size[l] = (int64_t)arch.rows[l] * arch.cols[l];
+    shape->layer_rows[l] = arch.rows[l];
+    shape->layer_cols[l] = arch.cols[l];
+    /* A convolution applies every weight at each of its output pixels. */
+    double uses = l < arch.n_conv ? (double)arch.conv[l].pixels : 1.0;
+    shape->macs += (double)arch.rows[l] * (double)arch.cols[l] * uses;
   }
-  shape->n_params = tf_net_count_params(shape->input_dim, cfg->hidden, cfg->n_hidden,
-                                        shape->classes, &shape->n_weights);
+  shape->n_params = arch.n_params;
+  shape->n_weights = arch.n_weights;
   shape->mask_bytes = (shape->n_weights + 7) / 8;
   return 0;
 }
@@ -364,8 +381,14 @@ static int ticket_setup(ticket_t *t, tf_err_t *err) {
     return tf_err_set(err, TF_EINPUT, "dataset '%s' has %d-pixel images and %d classes, "
                       "the task expects %d and %d", data->name, data->train.dim,
                       data->classes, dim, classes);
-  int max_batch = cfg->batch > EVAL_CHUNK ? cfg->batch : EVAL_CHUNK;
-  rc = tf_net_create(&t->net, dim, cfg->hidden, cfg->n_hidden, classes, max_batch, err);
+  int32_t c = 0, h = 0, w = 0;
+  rc = tf_data_image(cfg->dataset, &c, &h, &w, err);
+  if (rc < 0) return rc;
+  tf_model_t model;
+  tf_config_model(cfg, &model);
+  t->eval_chunk = model.n_conv > 0 ? CONV_EVAL_CHUNK : EVAL_CHUNK;
+  int max_batch = cfg->batch > t->eval_chunk ? cfg->batch : t->eval_chunk;
+  rc = tf_net_create_model(&t->net, c, h, w, &model, classes, max_batch, err);
   if (rc < 0) return rc;
   rc = tf_optim_create(&t->opt, cfg, t->net.n_params, err);
   if (rc < 0) return rc;
@@ -406,8 +429,15 @@ static const float *next_ticket_mask(ticket_t *t, int round, tf_err_t *err, int 
   unsigned exclude = 0;
   for (int l = 0; l < t->net.n_layers; l++)
     if (tf_config_excluded(cfg, l, t->net.n_layers)) exclude |= 1u << l;
-  *rc = tf_prune_magnitude(&t->net, t->ticket_final, t->ticket_mask, cfg->rate, cfg->output_rate,
-                           cfg->scope, exclude, err);
+  if (cfg->scope == TF_SCOPE_GLOBAL) {
+    *rc = tf_prune_magnitude(&t->net, t->ticket_final, t->ticket_mask, cfg->rate,
+                             cfg->output_rate, cfg->scope, exclude, err);
+  } else {
+    double rates[TF_MAX_LAYERS];
+    tf_prune_rates(&t->net, cfg->conv_rate, cfg->rate, cfg->output_rate, rates);
+    *rc = tf_prune_magnitude_layers(&t->net, t->ticket_final, t->ticket_mask, rates, exclude,
+                                    err);
+  }
   return t->ticket_mask;
 }
 
@@ -529,7 +559,7 @@ int tf_ticket_floor_round(const tf_config_t *cfg, int *layer) {
 double tf_ticket_round_cost(const tf_config_t *cfg, int round) {
   tf_ticket_shape_t shape;
   if (round < 0 || round > cfg->rounds || tf_ticket_shape(cfg, &shape, NULL) < 0) return 0.0;
-  const double w = (double)shape.n_weights;
+  const double w = shape.macs;
   const double evals_per_round = (double)shape.n_evals;
   /* forward + weight gradient + input gradient per training image; forward per evaluated one */
   const double train0 = (double)cfg->iterations * cfg->batch * 3.0 * w;

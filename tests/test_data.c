@@ -243,26 +243,33 @@ static void test_data_idx_missing_file_is_io_error(void) {
   expect_idx_error(tmp_path("nope.idx.gz"), 0, TF_EIO, "cannot open");
 }
 
-static void test_data_shape_knows_both_datasets_and_suggests_names(void) {
+static void test_data_shape_knows_the_three_datasets_and_suggests_names(void) {
   ASSERT(strcmp(tf_data_names[0], "mnist") == 0);
   ASSERT(strcmp(tf_data_names[1], "fashion-mnist") == 0);
-  ASSERT(tf_data_names[2] == NULL);
+  ASSERT(strcmp(tf_data_names[2], "cifar10") == 0);
+  ASSERT(tf_data_names[3] == NULL);
   for (int i = 0; tf_data_names[i] != NULL; i++) {
-    int32_t ntr = 0, nte = 0, dim = 0, classes = 0;
+    int32_t ntr = 0, nte = 0, dim = 0, classes = 0, c = 0, h = 0, w = 0;
     tf_err_t err = {0};
+    int cifar = i == 2;
     ASSERT_INT_EQ(tf_data_shape(tf_data_names[i], &ntr, &nte, &dim, &classes, &err), 0);
-    ASSERT_INT_EQ(ntr, 60000);
+    ASSERT_INT_EQ(ntr, cifar ? 50000 : 60000);
     ASSERT_INT_EQ(nte, 10000);
-    ASSERT_INT_EQ(dim, 784);
+    ASSERT_INT_EQ(dim, cifar ? 3072 : 784);
     ASSERT_INT_EQ(classes, 10);
+    ASSERT_INT_EQ(tf_data_image(tf_data_names[i], &c, &h, &w, &err), 0);
+    ASSERT_INT_EQ(c, cifar ? 3 : 1);
+    ASSERT_INT_EQ(h, cifar ? 32 : 28);
+    ASSERT_INT_EQ(w, cifar ? 32 : 28);
+    ASSERT_INT_EQ(c * h * w, dim);
   }
   tf_err_t err = {0};
   ASSERT_INT_EQ(tf_data_shape("mnsit", NULL, NULL, NULL, NULL, &err), TF_EINPUT);
   ASSERT_STR_CONTAINS(err.msg, "unknown dataset 'mnsit' — did you mean 'mnist'?");
   ASSERT_INT_EQ(tf_data_shape("fashion_mnist", NULL, NULL, NULL, NULL, &err), TF_EINPUT);
   ASSERT_STR_CONTAINS(err.msg, "did you mean 'fashion-mnist'?");
-  ASSERT_INT_EQ(tf_data_shape("cifar10", NULL, NULL, NULL, NULL, &err), TF_EINPUT);
-  ASSERT_STR_CONTAINS(err.msg, "unknown dataset 'cifar10' (known: mnist, fashion-mnist)");
+  ASSERT_INT_EQ(tf_data_shape("svhn", NULL, NULL, NULL, NULL, &err), TF_EINPUT);
+  ASSERT_STR_CONTAINS(err.msg, "unknown dataset 'svhn' (known: mnist, fashion-mnist, cifar10)");
 }
 
 static void test_data_root_follows_environment(void) {
@@ -529,7 +536,7 @@ int main(int argc, char **argv) {
   RUN(test_data_idx_rejects_absurd_dims_without_allocating);
   RUN(test_data_idx_rejects_label_out_of_range_naming_file_and_index);
   RUN(test_data_idx_missing_file_is_io_error);
-  RUN(test_data_shape_knows_both_datasets_and_suggests_names);
+  RUN(test_data_shape_knows_the_three_datasets_and_suggests_names);
   RUN(test_data_root_follows_environment);
   RUN(test_data_load_reports_missing_files_and_unknown_names);
   RUN(test_data_load_rejects_mismatched_counts_and_shapes);

@@ -301,14 +301,15 @@ static void test_sweep_key_table_documents_every_key_with_its_default(void) {
   const tf_sweep_key_t *keys = tf_sweep_keys(&n);
   static const char *const order[] = {
       "name", "data.dataset", "data.validation", "data.normalize",
-      "data.order", "model.hidden", "train.optimizer", "train.lr",
+      "data.order", "model.hidden", "model.preset", "model.conv",
+      "model.kernel", "model.padding", "train.optimizer", "train.lr",
       "train.momentum", "train.beta1", "train.beta2", "train.eps",
       "train.weight_decay", "train.nesterov", "train.warmup", "train.milestones",
       "train.gamma", "train.batch", "train.iterations", "train.eval_every",
       "train.test_eval", "train.sparse_below", "init", "prune.rounds",
-      "prune.rate", "prune.output_rate", "prune.scope", "prune.rewind",
-      "prune.exclude", "prune.random", "control", "seed",
-      "control_seed", "record.weights", "grid"};
+      "prune.rate", "prune.output_rate", "prune.conv_rate", "prune.scope",
+      "prune.rewind", "prune.exclude", "prune.random", "control",
+      "seed", "control_seed", "record.weights", "grid"};
   ASSERT_INT_EQ(n, sizeof order / sizeof order[0]);
   tf_config_t def;
   tf_config_default(&def);
@@ -628,6 +629,11 @@ static void test_sweep_diff_names_every_key_set_away_from_its_default(void) {
       {"data.normalize", "standardize", "data.normalize"},
       {"data.order", "fixed", "data.order"},
       {"model.hidden", "[300]", "model.hidden"},
+      {"model.preset", "lenet5", "model.preset"},
+      {"model.conv", "[4, pool]", "model.conv"},
+      {"model.kernel", "5", "model.kernel"},
+      {"model.padding", "valid", "model.padding"},
+      {"prune.conv_rate", "0.3", "prune.conv_rate"},
       {"train.optimizer", "sgd", "train.optimizer"},
       {"train.lr", "0.1", "train.lr"},
       {"train.momentum", "0.5", "train.momentum"},

@@ -5,10 +5,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ticketfarm/conv.h"
 #include "ticketfarm/error.h"
 
 #define TF_MAX_HIDDEN 8
-#define TF_MAX_LAYERS (TF_MAX_HIDDEN + 1) /* weight layers: hidden ones plus the output layer */
+#define TF_MAX_CONV 16 /* model.conv entries: convolutions and pool markers */
+/* weight layers: convolutions, hidden layers and the output layer */
+#define TF_MAX_LAYERS (TF_MAX_CONV + TF_MAX_HIDDEN + 1)
+#define TF_CONV_POOL 0 /* a model.conv entry: 2x2 max-pooling of the convolution before it */
 #define TF_NAME_MAX 128
 #define TF_MAX_MILESTONES 8 /* train.milestones: at most as many as hidden layers, one value list */
 /* train.sparse_below's default: the density below which LeNet-300-100 trains and evaluates
@@ -70,6 +74,29 @@ typedef struct tf_init_spec {
   double param;
 } tf_init_spec_t;
 
+/* model.preset: a named network; none = the one model.conv and model.hidden describe. */
+typedef enum {
+  TF_PRESET_NONE,
+  TF_PRESET_LENET300, /* 300, 100 */
+  TF_PRESET_LENET5,   /* 6@5x5 same, pool, 16@5x5 valid, pool; 120, 84 */
+  TF_PRESET_CONV2,    /* 3x3 same: 64, 64, pool; 256, 256 */
+  TF_PRESET_CONV4,    /* 3x3 same: 64, 64, pool, 128, 128, pool; 256, 256 */
+  TF_PRESET_CONV6,    /* 3x3 same: 64, 64, pool, 128, 128, pool, 256, 256, pool; 256, 256 */
+  TF_PRESET_COUNT
+} tf_model_preset_t;
+
+/* The network a configuration describes, its preset expanded: convolutions (stride 1, ReLU, each
+ * optionally followed by 2x2 max-pooling), then hidden dense layers, then the output layer. */
+typedef struct tf_model {
+  int n_conv;                        /* convolution layers */
+  int channels[TF_MAX_CONV];         /* output channels of convolution i */
+  int kernel[TF_MAX_CONV];           /* its kernel size */
+  tf_conv_padding_t padding[TF_MAX_CONV];
+  int pool[TF_MAX_CONV];             /* 2x2 max-pooling after it */
+  int n_hidden;
+  int hidden[TF_MAX_HIDDEN];
+} tf_model_t;
+
 enum { TF_RECORD_INIT = 1u << 0, TF_RECORD_REWIND = 1u << 1, TF_RECORD_FINAL = 1u << 2 };
 
 typedef struct tf_config {
@@ -80,6 +107,12 @@ typedef struct tf_config {
   tf_data_order_t order;  /* data.order: minibatch order from (seed, round, epoch) or (seed, epoch) */
   int n_hidden;           /* model.hidden: layer widths, input and output from the data */
   int hidden[TF_MAX_HIDDEN];
+  tf_model_preset_t preset;      /* model.preset */
+  int n_conv;                    /* model.conv: channel counts and TF_CONV_POOL markers */
+  int conv[TF_MAX_CONV];
+  int kernel;                    /* model.kernel */
+  tf_conv_padding_t padding;     /* model.padding */
+  double conv_rate;              /* prune.conv_rate: prune.rate for convolution layers */
   tf_optimizer_kind_t optimizer; /* train.optimizer */
   double lr;                     /* train.lr */
   double momentum;               /* train.momentum (momentum: heavy-ball coefficient) */
@@ -123,8 +156,14 @@ int tf_config_check(const tf_config_t *cfg, tf_err_t *err);
  * tf_config_t must be compared here. */
 int tf_config_diff(const tf_config_t *a, const tf_config_t *b, char *buf, size_t size);
 
+/* The network cfg describes: model.preset's, or else model.conv (model.kernel and model.padding
+ * for every convolution) and model.hidden. Rank-local. */
+void tf_config_model(const tf_config_t *cfg, tf_model_t *model);
+
 /* Names as written in sweep files; NULL for an out-of-range value. */
 const char *tf_config_optimizer_name(tf_optimizer_kind_t kind);
+const char *tf_config_preset_name(tf_model_preset_t preset);
+const char *tf_config_padding_name(tf_conv_padding_t padding);
 const char *tf_config_scope_name(tf_prune_scope_t scope);
 const char *tf_config_control_name(tf_control_t control);
 const char *tf_config_test_eval_name(tf_test_eval_t when);

@@ -1,4 +1,5 @@
-/* IDX image datasets (MNIST, Fashion-MNIST): loading, checking, validation split, batches. */
+/* Image datasets (MNIST and Fashion-MNIST from IDX files, CIFAR-10 from its binary batches):
+ * loading, checking, validation split, batches. */
 #ifndef TICKETFARM_DATA_H
 #define TICKETFARM_DATA_H
 
@@ -18,7 +19,8 @@ typedef struct tf_images {
 typedef struct tf_dataset {
   char name[32];
   int32_t classes;
-  tf_images_t train; /* the 60,000 published training images (validation is carved out later) */
+  tf_images_t train; /* the published training images, 60,000 (MNIST) or 50,000 (CIFAR-10);
+                      * validation is carved out later */
   tf_images_t test;  /* the 10,000 published test images */
   void *owned;       /* memory the dataset frees; NULL when the caller supplied it */
 } tf_dataset_t;
@@ -28,7 +30,13 @@ typedef struct tf_dataset {
 int tf_data_shape(const char *name, int32_t *n_train, int32_t *n_test, int32_t *dim,
                   int32_t *classes, tf_err_t *err);
 
-/* The names of the known datasets, NULL-terminated: {"mnist", "fashion-mnist", NULL}. */
+/* An image of a known dataset: channels, height and width, channel-major (MNIST 1 x 28 x 28,
+ * CIFAR-10 3 x 32 x 32). Returns 0 or TF_EINPUT for an unknown name. */
+int tf_data_image(const char *name, int32_t *channels, int32_t *height, int32_t *width,
+                  tf_err_t *err);
+
+/* The names of the known datasets, NULL-terminated: {"mnist", "fashion-mnist", "cifar10",
+ * NULL}. */
 extern const char *const tf_data_names[];
 
 /* The directory datasets live in: $TICKETFARM_DATA if set and not empty, else "./data" when the
@@ -43,8 +51,9 @@ const char *tf_data_root(void);
 int tf_data_idx_read(const char *path, int classes, uint8_t **data, int *rank, int32_t dims[3],
                      tf_err_t *err);
 
-/* Loads dataset `name` from dir/name/ (the four files, plain or .gz, plain preferred) and checks
- * the counts and shapes against tf_data_shape. Rank-local. */
+/* Loads dataset `name` from dir/name/ (the four IDX files, plain or .gz, plain preferred; for
+ * cifar10 the six binary batches, tf_cifar_load_into) and checks the counts and shapes against
+ * tf_data_shape. Rank-local. */
 int tf_data_load(tf_dataset_t *ds, const char *dir, const char *name, tf_err_t *err);
 
 void tf_data_free(tf_dataset_t *ds);

@@ -24,6 +24,13 @@ void tf_init_format(const tf_init_spec_t *spec, char *buf, size_t size);
 int tf_init_fill(float *w, int fan_out, int fan_in, const tf_init_spec_t *spec, tf_rng_t *rng,
                  tf_err_t *err);
 
+/* The same for w (rows, cols) whose fans are fan_out and fan_in: a convolution's flattened kernel
+ * (out_c, in_c * k * k) has fan_in = in_c * k * k and fan_out = out_c * k * k (PyTorch's
+ * convention); orthogonal works on the (rows, cols) matrix. tf_init_fill(w, o, i) is
+ * tf_init_fill_kernel(w, o, i, o, i). */
+int tf_init_fill_kernel(float *w, int rows, int cols, int fan_out, int fan_in,
+                        const tf_init_spec_t *spec, tf_rng_t *rng, tf_err_t *err);
+
 /* The factor control sparse_reinit multiplies row i of a fresh draw by, the row (unit) keeping
  * `surviving` of its fan_in inputs: sqrt(fan_in / surviving) for the initialisers whose scale
  * comes from fan_in (glorot_*, he_*, lecun_*, signed_constant), so that he_* and lecun_* are

@@ -1,6 +1,7 @@
-/* A multilayer perceptron with ReLU hidden layers and softmax cross-entropy: forward and backward
- * on cblas_sgemm for dense layers and on sparse kernels for pruned ones, fused with the
- * optimiser, beside a naive reference implementation the fast paths are tested against. */
+/* A network of convolution layers (ReLU, optional 2x2 max-pooling) then dense layers (ReLU hidden
+ * layers, softmax cross-entropy): forward and backward on cblas_sgemm for dense layers and on
+ * sparse kernels for pruned ones, fused with the optimiser, beside a naive reference
+ * implementation the fast paths are tested against. */
 #ifndef TICKETFARM_NET_H
 #define TICKETFARM_NET_H
 
@@ -8,29 +9,68 @@
 #include <stdint.h>
 
 #include "ticketfarm/config.h"
+#include "ticketfarm/conv.h"
 #include "ticketfarm/data.h"
 #include "ticketfarm/optim.h"
 #include "ticketfarm/sparse.h"
 
+/* The layers a model makes of (in_c, in_h, in_w) images and n_out classes. Layers 0 .. n_conv-1
+ * are convolutions, W_l (out_c, in_c * k * k) as conv.h lays it out; the others dense, W_l
+ * (out, in). sizes[l] is the features layer l reads (an image's floats, channel-major, for a
+ * convolution; sizes[0] = in_c * in_h * in_w), sizes[l + 1] what it hands on (after its
+ * pooling). */
+typedef struct tf_net_arch {
+  int n_layers, n_conv;
+  int sizes[TF_MAX_LAYERS + 1];
+  int rows[TF_MAX_LAYERS], cols[TF_MAX_LAYERS]; /* W_l (rows, cols); rows = its biases */
+  tf_conv_t conv[TF_MAX_CONV];
+  int pooled[TF_MAX_CONV];
+  tf_conv_pool_t pool[TF_MAX_CONV];
+  size_t n_params, n_weights;
+} tf_net_arch_t;
+
+/* Lays out model on (in_c, in_h, in_w) images with n_out classes. Returns 0, or TF_EINPUT
+ * naming model.conv or model.hidden (a kernel larger than the image under valid padding, a pool
+ * of an image smaller than 2 x 2, a layer beyond 2^31 weights, too many layers). Rank-local. */
+int tf_net_arch(tf_net_arch_t *arch, int in_c, int in_h, int in_w, const tf_model_t *model,
+                int n_out, tf_err_t *err);
+
 /* All parameters live in one slab so that a snapshot or a rewind is one memcpy. For layer l
- * (0 = first hidden layer, n_layers-1 = output layer), with in = sizes[l], out = sizes[l+1]:
- *   params + w_off[l]: W_l (out, in), row-major
- *   params + b_off[l]: b_l (out)
+ * (0 = the first convolution or hidden layer, n_layers-1 = output layer), W_l (rows[l], cols[l]),
+ * which is (out, in) = (sizes[l+1], sizes[l]) for a dense layer:
+ *   params + w_off[l]: W_l (rows, cols), row-major
+ *   params + b_off[l]: b_l (rows)
  * Layer l's weights come before its bias; layers follow each other. grads and mask share the
  * layout; mask is 1 or 0 on weights and always 1 on biases (biases are never pruned).
  *
  * The plan (tf_net_plan) says how each layer trains. A dense layer works on the slab under the
  * mask. A sparse layer keeps its surviving weights packed in sp[l] (values, gradients, and the
  * optimiser state at the start of the layer's range); its part of the slab is stale until
- * tf_net_sync. With no sparse layer, batches are row-major (example, feature), as BLAS reads
- * them fastest; with any, every layer works on feature-major batches (feature, lane), as the
- * sparse kernels need: a batch of n examples is then (features, lanes), lanes = n rounded up to
- * TF_SPARSE_LANES, the padding lanes computed from zero inputs and carrying zero gradients. */
+ * tf_net_sync. With no sparse dense layer, batches are row-major (example, feature), as BLAS
+ * reads them fastest; with any, every dense layer works on feature-major batches (feature,
+ * lane), as the sparse kernels need: a batch of n examples is then (features, lanes), lanes = n
+ * rounded up to TF_SPARSE_LANES, the padding lanes computed from zero inputs and carrying zero
+ * gradients.
+ * Convolution layers always work image by image, (n, c, h, w); in a feature-major plan the last
+ * one's output is transposed for the dense layers (and their gradient back). */
 typedef struct tf_net {
   int n_layers;                     /* weight layers */
   int sizes[TF_MAX_LAYERS + 1];     /* sizes[0] = input dim, sizes[n_layers] = classes */
   size_t n_params;                  /* weights and biases */
-  size_t n_weights;                 /* prunable weights: sum of out*in */
+  size_t n_weights;                 /* prunable weights: sum of rows*cols */
+  int rows[TF_MAX_LAYERS], cols[TF_MAX_LAYERS]; /* W_l (rows, cols) */
+  int n_conv;                       /* layers 0 .. n_conv-1 are convolutions */
+  tf_conv_t conv[TF_MAX_CONV];
+  int pooled[TF_MAX_CONV];          /* convolution l is followed by pool[l] */
+  tf_conv_pool_t pool[TF_MAX_CONV];
+  float *cy[TF_MAX_CONV];           /* a pooled convolution's output before pooling,
+                                     * (max_batch, conv[l].out_size) */
+  float *cdy[TF_MAX_CONV];          /* its gradient, likewise */
+  int32_t *carg[TF_MAX_CONV];       /* the pool's argmax, (max_batch, pool[l].out_size) */
+  float *flat;                      /* (max_batch, sizes[n_conv]): the last convolution's
+                                     * output (feature-major plans) */
+  float *dflat;                     /* its gradient */
+  tf_conv_work_t cw;
   size_t w_off[TF_MAX_LAYERS];
   size_t b_off[TF_MAX_LAYERS];
   float *params;                    /* (n_params) */
@@ -53,6 +93,18 @@ typedef struct tf_net {
  * params are zero, mask all ones, the plan dense. Returns 0 or TF_ENOMEM / TF_EINPUT. */
 int tf_net_create(tf_net_t *net, int n_in, const int *hidden, int n_hidden, int n_out,
                   int max_batch, tf_err_t *err);
+
+/* The same for model on (in_c, in_h, in_w) images (tf_net_arch); without convolutions the net
+ * tf_net_create makes. A convolution layer's activations take max_batch images: keep it to
+ * what memory holds (evaluate in chunks). Rank-local. */
+int tf_net_create_model(tf_net_t *net, int in_c, int in_h, int in_w, const tf_model_t *model,
+                        int n_out, int max_batch, tf_err_t *err);
+
+/* Prunable weights of layer l: rows[l] * cols[l]. */
+static inline size_t tf_net_layer_weights(const tf_net_t *net, int l) {
+  return (size_t)net->rows[l] * (size_t)net->cols[l];
+}
+
 void tf_net_free(tf_net_t *net);
 
 /* Number of parameters (weights + biases) and of prunable weights for these sizes. */

@@ -1,4 +1,4 @@
-/* Magnitude pruning (layerwise with a separate output-layer rate, or global), random masks of
+/* Magnitude pruning (layerwise with per-layer rates, or global), random masks of
  * given per-layer counts, and bit-packing of masks for storage. */
 #ifndef TICKETFARM_PRUNE_H
 #define TICKETFARM_PRUNE_H
@@ -29,6 +29,17 @@ void tf_prune_remaining(const tf_net_t *net, const float *mask, long *remaining)
 int tf_prune_magnitude(const tf_net_t *net, const float *weights, float *mask, double rate,
                        double output_rate, tf_prune_scope_t scope, unsigned exclude,
                        tf_err_t *err);
+
+/* Layerwise with a rate of its own for every layer: layer l loses
+ * tf_prune_count(remaining_l, rates[l]) of its smallest weights (ties to the lower index), never
+ * its last one; layers whose bit is set in `exclude` are left whole. Returns 0 or TF_ENOMEM. */
+int tf_prune_magnitude_layers(const tf_net_t *net, const float *weights, float *mask,
+                              const double *rates, unsigned exclude, tf_err_t *err);
+
+/* The layerwise rates of prune.conv_rate, prune.rate and prune.output_rate: conv_rate for the
+ * convolution layers, output_rate for the output layer, rate for the hidden dense layers. */
+void tf_prune_rates(const tf_net_t *net, double conv_rate, double rate, double output_rate,
+                    double *rates);
 
 /* Writes into mask (net layout) a mask keeping exactly keep[l] weights of layer l at positions
  * drawn uniformly from TF_STREAM_MASK(seed, round, l; variant). Layer l's kept positions are the

@@ -21,16 +21,22 @@ typedef struct tf_ticket_shape {
   int n_rounds;                       /* prune.rounds + 1 */
   long eval_every;                    /* train.eval_every */
   int n_evals;                        /* iterations / eval_every + 1: the whole eval axis */
-  int n_layers;                       /* weight layers: hidden ones plus the output layer */
-  int64_t layer_size[TF_MAX_LAYERS];  /* prunable weights per layer, fan_out * fan_in */
+  int n_layers;                       /* weight layers: convolutions, hidden layers, output */
+  int n_conv;                         /* layers 0 .. n_conv-1 are convolutions */
+  int64_t layer_size[TF_MAX_LAYERS];  /* prunable weights per layer, rows * cols */
+  int layer_rows[TF_MAX_LAYERS];      /* W_l (rows, cols): (fan_out, fan_in) of a dense layer, */
+  int layer_cols[TF_MAX_LAYERS];      /* (out_c, in_c * k * k) of a convolution */
   size_t n_weights;                   /* prunable weights, the sum of layer_size */
+  double macs;                        /* multiply-adds of one image's forward pass: n_weights
+                                       * for dense layers, times the output pixels for a
+                                       * convolution */
   size_t n_params;                    /* weights and biases, the parameter slab */
   size_t mask_bytes;                  /* one bit per prunable weight, (n_weights + 7) / 8 */
 } tf_ticket_shape_t;
 
 /* Rank-local: the shape of the task cfg describes. TF_EINPUT for an unknown dataset or a
  * configuration without a shape (eval_every <= 0, negative iterations or rounds, too many hidden
- * layers). */
+ * layers, a model.conv the dataset's images cannot go through). */
 int tf_ticket_shape(const tf_config_t *cfg, tf_ticket_shape_t *shape, tf_err_t *err);
 
 
