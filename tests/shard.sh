@@ -95,8 +95,9 @@ done
 [ "$(md5sum <"$T/p2.h5")" = "$sum_p2" ] || die "a refused resume changed p2.h5"
 rc=0
 "$TF" run "$T/sweep.yaml" -o "$T/ref.h5" -q --shard 0/3 2>"$T/wrong.log" || rc=$?
-[ $rc = 2 ] && grep -q "ref.h5 holds the whole sweep" "$T/wrong.log" ||
+if [ $rc != 2 ] || ! grep -q "ref.h5 holds the whole sweep" "$T/wrong.log"; then
   die "a whole sweep's file resumed as a shard: exit $rc: $(cat "$T/wrong.log")"
+fi
 ok "a shard's file resumed without --shard or as another shard, and a whole file as a shard: exit 2, untouched"
 
 rc=0
@@ -203,7 +204,9 @@ refuse "sweep.yaml: not a ticketfarm results file" "$T/p0.h5" "$T/sweep.yaml"
 before=$(md5sum "$T"/*.h5)
 rc=0
 "$TF" merge "$T/p0.h5" "$T/p1.h5" "$T/p2.h5" -o "$T/all.h5" 2>"$T/refuse.log" || rc=$?
-[ $rc = 2 ] && grep -q "all.h5 exists" "$T/refuse.log" || die "merge onto an existing file: exit $rc: $(cat "$T/refuse.log")"
+if [ $rc != 2 ] || ! grep -q "all.h5 exists" "$T/refuse.log"; then
+  die "merge onto an existing file: exit $rc: $(cat "$T/refuse.log")"
+fi
 [ "$(md5sum "$T"/*.h5)" = "$before" ] || die "a merge onto an existing file changed a file"
 ok "overlapping shards, a whole file, another sweep's shard, a non-results file and an existing output: exit 2 naming them, no file written or changed"
 

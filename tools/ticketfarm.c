@@ -201,13 +201,12 @@ static int cmd_plan(int argc, char **argv) {
     }
   }
   if (path == NULL) return usage_error("plan takes one sweep file%s", "");
-  argv[1] = (char *)path;
   tf_err_t err = {0};
   tf_sweep_t *sw = NULL;
-  if (tf_sweep_load(&sw, argv[1], &err) < 0) return fail(&err);
+  if (tf_sweep_load(&sw, path, &err) < 0) return fail(&err);
   long n = tf_grid_tasks(sw);
   int axes = tf_grid_axes(sw);
-  printf("sweep: %s (%s)\n", tf_sweep_name(sw)[0] ? tf_sweep_name(sw) : "(unnamed)", argv[1]);
+  printf("sweep: %s (%s)\n", tf_sweep_name(sw)[0] ? tf_sweep_name(sw) : "(unnamed)", path);
   printf("tasks: %ld", n);
   for (int a = 0; a < axes; a++)
     printf("%s%s: %d", a == 0 ? " (" : " x ", tf_grid_axis_key(sw, a), tf_grid_axis_size(sw, a));
