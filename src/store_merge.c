@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "store_internal.h"
+#include "ticketfarm/lock.h"
 
 int tf_store_check_shard(const char *path, const tf_shard_t *want, tf_err_t *err) {
   tf_shard_t have;
@@ -256,6 +257,12 @@ int tf_store_merge(const char *const *paths, int n_parts, const char *out_path,
   int *owner = rc == 0 ? malloc((size_t)n_tasks * sizeof *owner) : NULL;
   if (rc == 0 && owner == NULL) rc = tf_err_set(err, TF_ENOMEM, "merge: no memory");
   if (rc == 0) rc = assign_owners(parts, n_parts, owner, n_tasks, err);
+  /* The locks of every file and of the output, as a job takes its file's: a job still writing
+   * a file (or starting on one) is refused, with its holder named, while the merge reads it. */
+  tf_lock_t *locks = rc == 0 ? calloc((size_t)n_parts + 1, sizeof *locks) : NULL;
+  if (rc == 0 && locks == NULL) rc = tf_err_set(err, TF_ENOMEM, "merge: no memory");
+  for (int p = 0; rc == 0 && p <= n_parts; p++)
+    rc = tf_lock_acquire(&locks[p], p < n_parts ? parts[p].path : out_path, err);
 
   int created = 0;
   if (rc == 0) {
@@ -285,6 +292,8 @@ int tf_store_merge(const char *const *paths, int n_parts, const char *out_path,
       report->done += parts[p].done;
     }
   }
+  for (int p = 0; locks != NULL && p <= n_parts; p++) tf_lock_release(&locks[p]);
+  free(locks);
   for (int p = 0; p < n_parts; p++) tf_sweep_free(parts[p].sw);
   free(parts);
   free(owner);

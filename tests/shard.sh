@@ -2,7 +2,7 @@
 # One sweep in 3 shards (1, 2 and 3 ranks; the 3-rank job killed with SIGKILL of its session and
 # resumed) merges into a file equal to a one-job run; families stay whole; a shard's file is
 # resumed only as that shard; a merge of some shards is resumed by a plain run; overlapping,
-# foreign or whole-sweep parts and an existing output are refused, every file left untouched;
+# foreign, whole-sweep or locked parts and an existing output are refused, every file left untouched;
 # status and summary read several files.
 #   tests/shard.sh path/to/ticketfarm
 set -euo pipefail
@@ -201,6 +201,11 @@ refuse "p0.h5 (shard 0/3) and .*ref.h5 (the whole sweep) both hold task" "$T/p0.
 refuse "p0.h5 and .*other.h5 hold different sweeps (task 0: train.iterations: 300 vs 200" \
   "$T/p0.h5" "$T/p1.h5" "$T/other.h5"
 refuse "sweep.yaml: not a ticketfarm results file" "$T/p0.h5" "$T/sweep.yaml"
+# A file a job still writes (its lock names a live process on this host) is not merged.
+printf 'host %s\npid %s\nstarted 0\nslurm_job -\n' "$(hostname)" $$ >"$T/p1.h5.lock"
+refuse "p1.h5 is in use by another job" "$T/p0.h5" "$T/p1.h5" "$T/p2.h5"
+[ "$(cd "$T" && echo *.lock)" = "p1.h5.lock" ] || die "a refused merge left locks: $(cd "$T" && echo *.lock)"
+rm "$T/p1.h5.lock"
 before=$(md5sum "$T"/*.h5)
 rc=0
 "$TF" merge "$T/p0.h5" "$T/p1.h5" "$T/p2.h5" -o "$T/all.h5" 2>"$T/refuse.log" || rc=$?
@@ -208,6 +213,7 @@ if [ $rc != 2 ] || ! grep -q "all.h5 exists" "$T/refuse.log"; then
   die "merge onto an existing file: exit $rc: $(cat "$T/refuse.log")"
 fi
 [ "$(md5sum "$T"/*.h5)" = "$before" ] || die "a merge onto an existing file changed a file"
-ok "overlapping shards, a whole file, another sweep's shard, a non-results file and an existing output: exit 2 naming them, no file written or changed"
+[ "$(cd "$T" && echo *.lock)" = "*.lock" ] || die "locks left behind: $(cd "$T" && echo *.lock)"
+ok "overlapping shards, a whole file, another sweep's shard, a non-results file, a file in use and an existing output: exit 2 naming them, no file written or changed, no lock left"
 
 echo "shard: $pass checks passed"

@@ -131,8 +131,9 @@ typedef struct tf_store_merge_report {
  * (tf_sweep_diff) and no task is in two of them. Each task's rows, /results and /runtime, come
  * from the file whose shard holds it, one task at a time (memory: one row of one dataset); tasks
  * no file holds stay pending, so out_path can be resumed by `run` like a file of a whole-sweep
- * job. /runtime/parts records each file's shard and run facts. The inputs are only read; a
- * failed merge removes out_path. */
+ * job. /runtime/parts records each file's shard and run facts. Takes the lock of every file
+ * and of out_path as a job does (TF_EINPUT naming the job that holds one). The inputs are only
+ * read; a failed merge removes out_path. */
 int tf_store_merge(const char *const *paths, int n_parts, const char *out_path,
                    tf_store_merge_report_t *report, tf_err_t *err);
 
