@@ -14,6 +14,7 @@
 
 #include "ticketfarm/lock.h"
 #include "ticketfarm/log.h"
+#include "ticketfarm/shard.h"
 #include "ticketfarm/store.h"
 #include "ticketfarm/ticket.h"
 
@@ -57,6 +58,8 @@ typedef struct farm {
   double cost_total, cost_done, last_progress;
   double done_at;     /* tf__clock_now() when cost_done last grew */
   tf_farm_report_t *report;
+  int *shard_of;      /* (n_tasks) each task's shard, for a shard's job; NULL: every task runs */
+  long outside;       /* tasks of other shards */
   /* worker side: a request sent early, before the current task's last writes */
   int request_sent;
 } farm_t;
@@ -178,6 +181,10 @@ static int plan_tasks(farm_t *f, tf_err_t *err) {
   if (rc < 0) goto done;
   long failed_before = 0;
   for (long t = 0; t < n; t++) {
+    if (f->shard_of != NULL && f->shard_of[t] != f->opt->shard_k) {
+      f->outside++;
+      continue;
+    }
     tf_config_t cfg;
     rc = tf_grid_task(f->sw, t, &cfg, err);
     if (rc < 0) goto done;
@@ -231,6 +238,14 @@ done:
   return rc;
 }
 
+/* Rank 0, for a shard's job: which tasks are its own. */
+static int shard_tasks(farm_t *f, tf_err_t *err) {
+  if (f->opt->shard_n <= 1) return 0;
+  f->shard_of = malloc((size_t)f->n_tasks * sizeof *f->shard_of);
+  if (f->shard_of == NULL) return tf_err_set(err, TF_ENOMEM, "out of memory for the shards");
+  return tf_shard_assign(f->sw, f->opt->shard_n, f->shard_of, NULL, err);
+}
+
 /* This process's peak resident memory in bytes (Linux VmHWM), 0 where unknown. */
 static double peak_rss(void) {
   FILE *fp = fopen("/proc/self/status", "r");
@@ -249,6 +264,8 @@ static double peak_rss(void) {
 /* Rank 0 decides between creating and resuming out_path; the other ranks follow. */
 static int open_store(farm_t *f, const char *out_path, tf_err_t *err) {
   int mode = 0; /* 0 create, 1 open, < 0 error */
+  tf_shard_t shard = {f->opt->shard_n > 1 ? f->opt->shard_k : 0,
+                      f->opt->shard_n > 1 ? f->opt->shard_n : 1};
   if (f->rank == 0) {
     mode = tf_lock_acquire(&f->lock, out_path, err);
     if (mode == 0 && f->lock.recovered)
@@ -270,6 +287,8 @@ static int open_store(farm_t *f, const char *out_path, tf_err_t *err) {
       }
       tf_sweep_free(old);
       free(text);
+      int same_shard = mode == 1 ? tf_store_check_shard(out_path, &shard, err) : 0;
+      if (same_shard < 0) mode = same_shard;
     } else if (kind == TF_STORE_UNREADABLE && f->lock.recovered) {
       tf_log(TF_LOG_WARN, "%s was left unreadable by a job killed before its datasets were "
              "created; starting it afresh", out_path);
@@ -292,7 +311,7 @@ static int open_store(farm_t *f, const char *out_path, tf_err_t *err) {
   int rc = tf__node_data_load(&f->data, f->sw, f->opt->data_root, err);
   if (rc < 0) return rc;
   f->report->created = mode == 0;
-  rc = mode == 0 ? tf_store_create(&f->store, out_path, MPI_COMM_WORLD, f->sw, err)
+  rc = mode == 0 ? tf_store_create_shard(&f->store, out_path, MPI_COMM_WORLD, f->sw, &shard, err)
                  : tf_store_open(&f->store, out_path, MPI_COMM_WORLD, f->sw, err);
   rc = tf__agree(MPI_COMM_WORLD, rc, err,
                  mode == 0 ? "creating the results file" : "opening the results file");
@@ -555,7 +574,8 @@ int tf_farm_run(const tf_sweep_t *sw, const char *out_path, const tf_farm_option
   if (rc < 0) {
     report->collective = 1;
   } else {
-    if (f.rank == 0) rc = plan_tasks(&f, err);
+    if (f.rank == 0) rc = shard_tasks(&f, err);
+    if (f.rank == 0 && rc == 0) rc = plan_tasks(&f, err);
     rc = tf__agree(MPI_COMM_WORLD, rc, err, "reading the task states");
     if (rc < 0) report->collective = 1;
     if (rc == 0) rc = f.rank == 0 ? run_master(&f, err) : run_worker(&f, err);
@@ -575,10 +595,10 @@ int tf_farm_run(const tf_sweep_t *sw, const char *out_path, const tf_farm_option
   }
   if (f.store != NULL && report->collective) tf_store_close(f.store, NULL);
   if (f.rank == 0) {
-    report->tasks = f.n_tasks;
+    report->tasks = f.n_tasks - f.outside;
     report->done = report->done_before + f.done;
     report->failed = f.failed;
-    report->interrupted = report->done + report->failed < f.n_tasks;
+    report->interrupted = report->done + report->failed < report->tasks;
     report->wall_s = tf__clock_now() - f.started;
     /* The lock goes with a clean end; a crash leaves it for the next run to recover. */
     if (rc == 0 || report->collective) tf_lock_release(&f.lock);
@@ -589,6 +609,7 @@ int tf_farm_run(const tf_sweep_t *sw, const char *out_path, const tf_farm_option
   free(f.queue);
   free(f.cost);
   free(f.credited);
+  free(f.shard_of);
   free(f.worker_stopped);
   return rc;
 }

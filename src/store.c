@@ -129,6 +129,9 @@ static int build_attributes(tf_store_t *st, layout_t *lay, int n_ranks, const ch
   if (rc >= 0) rc = tf__h5_attr_str(run, "created", created);
   if (rc >= 0) rc = tf__h5_attr_int(run, "ranks", n_ranks);
   if (rc >= 0) rc = tf__h5_attr_int(run, "runs", 1);
+  /* Only a shard's file says which it is: a file without them holds the whole sweep. */
+  if (rc >= 0 && st->shard.n > 1) rc = tf__h5_attr_int(run, "shard", st->shard.k);
+  if (rc >= 0 && st->shard.n > 1) rc = tf__h5_attr_int(run, "shards", st->shard.n);
   free(keys);
   if (rc < 0) return tf__h5_fail(err, "%s: cannot write the file's attributes", st->path);
   return 0;
@@ -467,6 +470,11 @@ const char *tf_store_platform_change(const tf_store_t *st) {
 
 int tf_store_create(tf_store_t **out, const char *path, MPI_Comm comm, const tf_sweep_t *sw,
                     tf_err_t *err) {
+  return tf_store_create_shard(out, path, comm, sw, NULL, err);
+}
+
+int tf_store_create_shard(tf_store_t **out, const char *path, MPI_Comm comm,
+                          const tf_sweep_t *sw, const tf_shard_t *shard, tf_err_t *err) {
   *out = NULL;
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
   int rank = 0, n_ranks = 1;
@@ -486,6 +494,7 @@ int tf_store_create(tf_store_t **out, const char *path, MPI_Comm comm, const tf_
 
   tf_store_t *st = NULL;
   int rc = store_prepare(&st, path, sw, err), n_axes = tf_grid_axes(sw);
+  if (st != NULL) st->shard = shard != NULL ? *shard : (tf_shard_t){0, 1};
   if (n_axes < 0 || n_axes > TF_SWEEP_MAX_AXES) {
     if (rc == 0) rc = tf_err_set(err, TF_EINPUT, "results file: sweep with %d grid axes", n_axes);
     n_axes = 0;

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "h5.h"
+#include "ticketfarm/shard.h"
 #include "ticketfarm/store.h"
 #include "ticketfarm/ticket.h"
 
@@ -113,6 +114,7 @@ struct tf_store {
   hid_t dset[DS_COUNT]; /* H5I_INVALID_HID for weights no task records */
   unsigned char *row;   /* scratch for one padded row */
   char platform_change[1024]; /* tf_store_platform_change's note; "" when none */
+  tf_shard_t shard;     /* the part of the sweep this file's job runs; n == 1: all */
 };
 
 /* A results file open read-only for the serial readers (and tf_store_open's checks). */

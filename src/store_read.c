@@ -112,9 +112,46 @@ int tf_store_read_sweep(const char *path, char **text, tf_err_t *err) {
   return 0;
 }
 
-/* What status counts over every task of a file. */
+int tf_store_read_shard(const char *path, tf_shard_t *shard, tf_err_t *err) {
+  reader_t rd;
+  int rc = tf__store_reader_open(&rd, path, err);
+  if (rc < 0) return rc;
+  shard->n = tf__h5_read_attr_int(rd.runtime, "shards", 1);
+  shard->k = tf__h5_read_attr_int(rd.runtime, "shard", 0);
+  H5Eclear2(H5E_DEFAULT);
+  tf__store_reader_close(&rd);
+  if (shard->n < 1 || shard->n > TF_SHARD_MAX || shard->k < 0 || shard->k >= shard->n)
+    return tf_err_set(err, TF_EFORMAT, "%s: /runtime says shard %d of %d", path, shard->k,
+                      shard->n);
+  return 0;
+}
+
+/* Which tasks a shard's file holds: *shard_of (malloc'd, by task) for a shard's file, NULL for
+ * a whole sweep's. */
+static int status_shard(reader_t *rd, tf_shard_t *shard, int **shard_of, tf_err_t *err) {
+  *shard_of = NULL;
+  shard->n = tf__h5_read_attr_int(rd->runtime, "shards", 1);
+  shard->k = tf__h5_read_attr_int(rd->runtime, "shard", 0);
+  H5Eclear2(H5E_DEFAULT);
+  if (shard->n <= 1) return 0;
+  char *text = tf__h5_read_attr_str(rd->results, "sweep");
+  tf_sweep_t *sw = NULL;
+  int rc = text == NULL ? tf_err_set(err, TF_EFORMAT, "%s: no sweep text in /results", rd->path)
+                        : tf_sweep_parse(&sw, text, strlen(text), rd->path, err);
+  if (rc == 0 && tf_grid_tasks(sw) != rd->n_tasks)
+    rc = tf_err_set(err, TF_EFORMAT, "%s: %ld tasks in the file, %ld in its sweep", rd->path,
+                    rd->n_tasks, tf_grid_tasks(sw));
+  if (rc == 0 && (*shard_of = malloc((size_t)rd->n_tasks * sizeof **shard_of)) == NULL)
+    rc = tf_err_set(err, TF_ENOMEM, "%s: no memory for the shard's tasks", rd->path);
+  if (rc == 0) rc = tf_shard_assign(sw, shard->n, *shard_of, NULL, err);
+  tf_sweep_free(sw);
+  free(text);
+  return rc;
+}
+
+/* What status counts over every task of a file (of its shard, in a shard's file). */
 typedef struct status_counts {
-  long done, failed, partial, pending, restarted, resumed;
+  long tasks, done, failed, partial, pending, restarted, resumed;
   long long rounds_done, rounds_total;
   long failed_ids[STATUS_MAX_REASONS]; /* the first failed tasks */
 } status_counts_t;
@@ -141,12 +178,15 @@ static int status_read(reader_t *rd, status_block_t *b, int have_attempts, long 
 }
 
 static void status_add(status_counts_t *c, const status_block_t *b, int have_attempts, long t0,
-                       long n) {
+                       long n, const int *shard_of, int shard) {
   for (long i = 0; have_attempts && i < n; i++) {
+    if (shard_of != NULL && shard_of[t0 + i] != shard) continue;
     c->restarted += b->attempts[i] > 1;
     c->resumed += b->start_round[i] > 0;
   }
   for (long i = 0; i < n; i++) {
+    if (shard_of != NULL && shard_of[t0 + i] != shard) continue;
+    c->tasks++;
     c->rounds_done += b->done_rounds[i] < b->n_rounds[i] ? b->done_rounds[i] : b->n_rounds[i];
     c->rounds_total += b->n_rounds[i];
     if (b->status[i] == TF_TASK_DONE) {
@@ -162,7 +202,8 @@ static void status_add(status_counts_t *c, const status_block_t *b, int have_att
 }
 
 /* Counts every task of the file, in blocks. */
-static int status_count(reader_t *rd, int have_attempts, status_counts_t *c, tf_err_t *err) {
+static int status_count(reader_t *rd, int have_attempts, const int *shard_of, int shard,
+                        status_counts_t *c, tf_err_t *err) {
   long block = tf__store_block_tasks(17, rd->n_tasks);
   status_block_t b = {
       .status = malloc((size_t)block),
@@ -177,7 +218,7 @@ static int status_count(reader_t *rd, int have_attempts, status_counts_t *c, tf_
   for (long t0 = 0; rc == 0 && t0 < rd->n_tasks; t0 += block) {
     long n = rd->n_tasks - t0 < block ? rd->n_tasks - t0 : block;
     rc = status_read(rd, &b, have_attempts, t0, n, err);
-    if (rc == 0) status_add(c, &b, have_attempts, t0, n);
+    if (rc == 0) status_add(c, &b, have_attempts, t0, n, shard_of, shard);
   }
   free(b.status);
   free(b.done_rounds);
@@ -218,11 +259,18 @@ int tf_store_print_status(const char *path, FILE *out, tf_err_t *err) {
                       H5Lexists(rd.runtime, "start_round", H5P_DEFAULT) > 0;
   H5Eclear2(H5E_DEFAULT);
   status_counts_t c = {0};
-  rc = status_count(&rd, have_attempts, &c, err);
+  tf_shard_t shard;
+  int *shard_of = NULL;
+  rc = status_shard(&rd, &shard, &shard_of, err);
+  if (rc == 0) rc = status_count(&rd, have_attempts, shard_of, shard.k, &c, err);
+  free(shard_of);
   if (rc == 0) {
     fprintf(out, "file:    %s\n", path);
     fprintf(out, "sweep:   %s (ticketfarm %s)\n", name && name[0] ? name : "(unnamed)",
             version ? version : "?");
+    if (shard.n > 1)
+      fprintf(out, "shard:   %d of %d (%ld of the sweep's %ld tasks; the others are counted in "
+              "the files of the other shards)\n", shard.k, shard.n, c.tasks, rd.n_tasks);
     fprintf(out, "rounds:  %lld of %lld finished\n", c.rounds_done, c.rounds_total);
     if (runs > 0)
       fprintf(out, "runs:    %d (%ld tasks started more than once, %ld resumed at a later round)\n",
@@ -230,7 +278,7 @@ int tf_store_print_status(const char *path, FILE *out, tf_err_t *err) {
     rc = status_print_failed(&rd, &c, out, err);
     if (rc == 0)
       fprintf(out, "%ld tasks: %ld done, %ld failed, %ld pending (%ld running/partial)\n",
-              rd.n_tasks, c.done, c.failed, c.pending, c.partial);
+              c.tasks, c.done, c.failed, c.pending, c.partial);
   }
   free(name);
   free(version);

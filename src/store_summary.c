@@ -240,10 +240,11 @@ static int summary_read(summary_t *s, long t0, long n, tf_err_t *err) {
   return 0;
 }
 
-static int summary_pass(summary_t *s, FILE *out, int csv, int measure, tf_err_t *err) {
+static int summary_pass(summary_t *s, FILE *out, int csv, int measure, int header,
+                        tf_err_t *err) {
   reader_t *rd = &s->rd;
   summary_header(s);
-  summary_emit(s, out, csv, measure);
+  if (header) summary_emit(s, out, csv, measure);
   int rc = 0;
   for (long t0 = 0; rc == 0 && t0 < rd->n_tasks; t0 += s->block) {
     long n = rd->n_tasks - t0 < s->block ? rd->n_tasks - t0 : s->block;
@@ -262,8 +263,52 @@ static int summary_pass(summary_t *s, FILE *out, int csv, int measure, tf_err_t 
 int tf_store_print_summary(const char *path, FILE *out, int csv, tf_err_t *err) {
   summary_t s;
   int rc = summary_open(&s, path, err);
-  if (rc == 0 && !csv) rc = summary_pass(&s, out, csv, 1, err);
-  if (rc == 0) rc = summary_pass(&s, out, csv, 0, err);
+  if (rc == 0 && !csv) rc = summary_pass(&s, out, csv, 1, 1, err);
+  if (rc == 0) rc = summary_pass(&s, out, csv, 0, 1, err);
   summary_free(&s);
+  return rc;
+}
+
+/* Whether s has the columns of the first file: the same grid axes in the same order. */
+static int summary_same_columns(const summary_t *s, int n_cols, char *const *keys) {
+  if (s->n_cols != n_cols) return 0;
+  for (int a = 0; a < s->n_axes; a++)
+    if (strcmp(s->axes[a].key, keys[a]) != 0) return 0;
+  return 1;
+}
+
+int tf_store_print_summaries(const char *const *paths, int n, FILE *out, int csv,
+                             tf_err_t *err) {
+  size_t *width = NULL;
+  char *keys[TF_SWEEP_MAX_AXES] = {NULL};
+  int n_cols = 0, n_axes = 0, rc = 0;
+  /* A table is measured over every file first, so that all rows line up; files are opened one
+   * at a time, each read in blocks. */
+  for (int pass = csv ? 1 : 0; rc == 0 && pass < 2; pass++) {
+    for (int f = 0; rc == 0 && f < n; f++) {
+      summary_t s;
+      rc = summary_open(&s, paths[f], err);
+      if (rc == 0 && width == NULL) {
+        n_cols = s.n_cols;
+        n_axes = s.n_axes;
+        width = calloc((size_t)n_cols, sizeof *width);
+        for (int a = 0; a < n_axes; a++) keys[a] = strdup(s.axes[a].key);
+        for (int a = 0; a < n_axes; a++)
+          if (keys[a] == NULL) rc = tf_err_set(err, TF_ENOMEM, "summary: no memory");
+        if (width == NULL) rc = tf_err_set(err, TF_ENOMEM, "summary: no memory");
+      } else if (rc == 0 && !summary_same_columns(&s, n_cols, keys)) {
+        rc = tf_err_set(err, TF_EINPUT, "%s and %s have different grid axes; summarize them "
+                        "one at a time", paths[0], paths[f]);
+      }
+      if (rc == 0) {
+        memcpy(s.width, width, (size_t)n_cols * sizeof *width);
+        rc = summary_pass(&s, out, csv, pass == 0, f == 0, err);
+        memcpy(width, s.width, (size_t)n_cols * sizeof *width);
+      }
+      summary_free(&s);
+    }
+  }
+  for (int a = 0; a < n_axes; a++) free(keys[a]);
+  free(width);
   return rc;
 }

@@ -4,10 +4,10 @@ set -euo pipefail
 
 usage() {
   cat <<'EOF'
-usage: tests/slurm.sh path/to/ticketfarm [srun|mpirun|timelimit ...]
+usage: tests/slurm.sh path/to/ticketfarm [srun|mpirun|timelimit|array ...]
 
 Brings up munged, slurmctld and slurmd on localhost with a private configuration in a
-temporary directory (tests/slurm/cluster), runs the chosen cases (all three by default), and
+temporary directory (tests/slurm/cluster), runs the chosen cases (all four by default), and
 stops the daemons it started, by PID, and removes the directory, whatever happens.
   srun       jobs/ticketfarm.sbatch with 2 tasks runs a 2-task x 3-round sweep to completion;
              the file equals a plain mpirun run's (h5diff --exclude-path /runtime).
@@ -15,6 +15,9 @@ stops the daemons it started, by PID, and removes the directory, whatever happen
   timelimit  jobs/ticketfarm.sbatch with --time=1 (a minute) and an early warning 45 s before
              it, on a sweep that needs longer: the job stops with exit 3, requeues itself, and
              the chain completes with a file equal to an uninterrupted run's.
+  array      jobs/ticketfarm-array.sbatch as a 3-element array, one shard each, one element
+             stopped by SIGUSR1 and requeued; `ticketfarm merge` of the 3 files equals a plain
+             mpirun run's.
 Needs root, slurm-wlm and munge (tools/setup installs them). Prints "SKIPPED: <reason>" and
 exits 77 when they are missing, a SLURM daemon already runs here, or the daemons do not start.
 EOF
@@ -27,9 +30,9 @@ esac
 TF=$(realpath "$1")
 shift
 cases=("$@")
-[ ${#cases[@]} -gt 0 ] || cases=(srun mpirun timelimit)
+[ ${#cases[@]} -gt 0 ] || cases=(srun mpirun timelimit array)
 for c in "${cases[@]}"; do
-  case $c in srun | mpirun | timelimit) ;; *) echo "unknown case '$c'" >&2; exit 2 ;; esac
+  case $c in srun | mpirun | timelimit | array) ;; *) echo "unknown case '$c'" >&2; exit 2 ;; esac
 done
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -243,8 +246,67 @@ PY
   ok "timelimit: the file equals an uninterrupted run's (h5diff --exclude-path /runtime)"
 }
 
+# A 3-element array, one shard each (6 tasks: 3 families of a ticket and its reinit control).
+# Element 0 gets the early warning (SIGUSR1 to its batch shell, as --signal=B:USR1 would send)
+# while it runs, so it stops, requeues itself and finishes its shard in a second run.
+case_array() {
+  local a jid result state exitcode restarts k t0 out
+  cat >"$T/arr.yaml" <<'YAML'
+name: slurm-array
+data: {validation: 1000}
+model: {hidden: [64]}
+train: {iterations: 600, eval_every: 200}
+prune: {rounds: 2}
+record: {weights: [final]}
+grid:
+  seed: [1, 2, 3]
+  control: [ticket, reinit]
+YAML
+  t0=$(date +%s)
+  timeout --foreground 300 mpirun -n 2 "$TF" run "$T/arr.yaml" -o "$T/arr-ref.h5" -q 2>"$T/arr-ref.log" ||
+    die "reference mpirun run failed: $(tail -n 3 "$T/arr-ref.log")"
+  echo "      plain mpirun run: $(($(date +%s) - t0)) s"
+  submit --array=0-2 --ntasks=1 --time=5 --job-name=tf-array --output="$T/array-%A_%a.out" \
+    "$root/jobs/ticketfarm-array.sbatch" arr.yaml arr
+  a=$JID
+  out=$T/array-${a}_0.out
+  for _ in $(seq 600); do
+    grep -q "run 1: shard 0/3" "$out" 2>/dev/null && break
+    sleep 0.2
+  done
+  grep -q "run 1: shard 0/3" "$out" || { show_log "$out"; die "array: element 0 did not start"; }
+  sleep 2
+  scancel --batch --signal=USR1 "${a}_0" || die "array: scancel --signal=USR1 ${a}_0 failed"
+  for k in 0 1 2; do
+    jid=${a}_$k
+    out=$T/array-${a}_$k.out
+    result=$(wait_job "$jid" 600) || { show_log "$out"; die "array: element $k did not end"; }
+    read -r state exitcode restarts <<<"$result"
+    [ "$state $exitcode" = "COMPLETED 0:0" ] ||
+      { show_log "$out"; die "array: element $k ended $state with exit code $exitcode"; }
+    grep -q "shard $k/3 is complete: arr-$k-of-3.h5" "$out" ||
+      { show_log "$out"; die "array: element $k's output does not show its shard complete"; }
+    if [ "$k" = 0 ]; then
+      if [ "$restarts" -lt 1 ] || ! grep -q "got SIGUSR1" "$out" ||
+        ! grep -q "ticketfarm exited with code 3" "$out"; then
+        show_log "$out"
+        die "array: element 0 was not stopped and requeued ($restarts requeues)"
+      fi
+    fi
+    "$TF" status "$T/arr-$k-of-3.h5" 2>&1 | grep -q "^2 tasks: 2 done, 0 failed, 0 pending" ||
+      die "array: status of shard $k: $("$TF" status "$T/arr-$k-of-3.h5" 2>&1 | tail -n 2)"
+    ok "array: element $k COMPLETED, shard $k/3 (2 tasks) done, $restarts requeues"
+  done
+  "$TF" merge "$T"/arr-*-of-3.h5 -o "$T/arr-merged.h5" 2>"$T/arr-merge.log" ||
+    die "array: merge failed: $(cat "$T/arr-merge.log")"
+  h5diff --exclude-path /runtime "$T/arr-ref.h5" "$T/arr-merged.h5" >"$T/arr-diff.txt" ||
+    die "array: the merged file differs from mpirun's: $(head -n 5 "$T/arr-diff.txt")"
+  ok "array: ticketfarm merge of the 3 shards' files equals a plain mpirun run's (h5diff --exclude-path /runtime)"
+}
+
 for c in "${cases[@]}"; do
   case $c in
+    array) case_array ;;
     srun) case_complete ticketfarm.sbatch srun ;;
     mpirun) case_complete ticketfarm-mpirun.sbatch mpirun ;;
     timelimit) case_timelimit ;;

@@ -1,4 +1,4 @@
-/* The ticketfarm command line: run, plan, status, summary and keys. */
+/* The ticketfarm command line: run, plan, merge, status, summary and keys. */
 #include <cblas.h>
 #include <errno.h>
 #include <getopt.h>
@@ -16,6 +16,7 @@
 #include "ticketfarm/farm.h"
 #include "ticketfarm/log.h"
 #include "ticketfarm/net.h"
+#include "ticketfarm/shard.h"
 #include "ticketfarm/store.h"
 #include "ticketfarm/sweep.h"
 #include "ticketfarm/ticket.h"
@@ -42,6 +43,9 @@ static const char usage_text[] =
     "                             else the installation's share/ticketfarm/data)\n"
     "      -p, --progress SEC     seconds between progress lines on stderr (default 10)\n"
     "      -q, --quiet            no progress lines\n"
+    "      --shard K/N            run only shard K (0 to N-1) of N, e.g. an array job's\n"
+    "                             $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT, into a file\n"
+    "                             of its own; 'merge' joins the shards' files\n"
     "      --stop-after TIME      stop as on SIGTERM after TIME (e.g. 11h30m, 90m, 45s)\n"
     "      --retry-failed         rerun the tasks recorded as failed\n"
     "      --max-attempts N       fail a task started N times without finishing (default 3)\n"
@@ -49,8 +53,13 @@ static const char usage_text[] =
     "                             a second signal stops at once\n"
     "  plan SWEEP.yaml            validate the sweep; print its tasks, expected work and file\n"
     "                             size (no MPI launcher needed)\n"
-    "  status OUT.h5              done, failed and pending tasks of a results file\n"
-    "  summary OUT.h5 [--csv]     one row per task and round: density, early-stop iteration,\n"
+    "      --shards N             also how `run --shard K/N` splits the tasks: each\n"
+    "                             shard's planned work and tasks\n"
+    "  merge PART.h5... -o OUT.h5 join the files of a sweep's shards into a new file of\n"
+    "                             the whole sweep (no MPI launcher needed); tasks of\n"
+    "                             missing shards stay pending, and `run` resumes OUT.h5\n"
+    "  status OUT.h5...           done, failed and pending tasks of results files\n"
+    "  summary OUT.h5... [--csv]  one row per task and round: density, early-stop iteration,\n"
     "                             validation loss, test accuracy at early stop and at the end\n"
     "  keys                       every sweep key with its type, default and meaning\n"
     "\n"
@@ -141,15 +150,66 @@ static const char *human_bytes(double b, char *buf, size_t size) {
   return buf;
 }
 
+/* plan --shards N: each shard's planned work and tasks. */
+static int print_shards(const tf_sweep_t *sw, int shards, tf_err_t *err) {
+  long n = tf_grid_tasks(sw);
+  int *shard_of = malloc((size_t)n * sizeof *shard_of);
+  double *load = malloc((size_t)shards * sizeof *load);
+  int rc = shard_of != NULL && load != NULL ? 0 : tf_err_set(err, TF_ENOMEM, "out of memory");
+  if (rc == 0) rc = tf_shard_assign(sw, shards, shard_of, load, err);
+  if (rc == 0) {
+    printf("\nshards: %d (run --shard K/%d; tasks that differ only in control stay together)\n",
+           shards, shards);
+    printf("%6s  %8s  %12s  %s\n", "shard", "tasks", "work (GMAC)", "task ids");
+  }
+  for (int k = 0; rc == 0 && k < shards; k++) {
+    long count = 0, listed = 0;
+    for (long t = 0; t < n; t++) count += shard_of[t] == k;
+    printf("%6d  %8ld  %12.1f  ", k, count, load[k] / 1e9);
+    /* Runs of consecutive tasks as "a-b", at most 20 runs per line. */
+    for (long t = 0; t < n && listed < 20; t++) {
+      if (shard_of[t] != k) continue;
+      long e = t;
+      while (e + 1 < n && shard_of[e + 1] == k) e++;
+      printf(listed > 0 ? ",%ld" : "%ld", t);
+      if (e > t) printf("-%ld", e);
+      listed++;
+      t = e;
+    }
+    if (listed == 20) printf(",...");
+    printf("%s\n", count == 0 ? "(none)" : "");
+  }
+  free(shard_of);
+  free(load);
+  return rc;
+}
+
 static int cmd_plan(int argc, char **argv) {
-  if (argc != 2) return usage_error("plan takes one sweep file%s", "");
-  if (check_input_file(argv[1]) != EXIT_OK) return EXIT_USAGE;
+  int shards = 0;
+  const char *path = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--shards") == 0 && i + 1 < argc) {
+      char *end;
+      long v = strtol(argv[++i], &end, 10);
+      if (*end != '\0' || end == argv[i] || v < 1 || v > TF_SHARD_MAX)
+        return usage_error("--shards takes a whole number from 1 to 100000, not '%s'", argv[i]);
+      shards = (int)v;
+    } else if (argv[i][0] == '-') {
+      return usage_error("plan: unknown option '%s'", argv[i]);
+    } else if (path == NULL) {
+      path = argv[i];
+    } else {
+      return usage_error("plan takes one sweep file, got also '%s'", argv[i]);
+    }
+  }
+  if (path == NULL) return usage_error("plan takes one sweep file%s", "");
+  if (check_input_file(path) != EXIT_OK) return EXIT_USAGE;
   tf_err_t err = {0};
   tf_sweep_t *sw = NULL;
-  if (tf_sweep_load(&sw, argv[1], &err) < 0) return fail(&err);
+  if (tf_sweep_load(&sw, path, &err) < 0) return fail(&err);
   long n = tf_grid_tasks(sw);
   int axes = tf_grid_axes(sw);
-  printf("sweep: %s (%s)\n", tf_sweep_name(sw)[0] ? tf_sweep_name(sw) : "(unnamed)", argv[1]);
+  printf("sweep: %s (%s)\n", tf_sweep_name(sw)[0] ? tf_sweep_name(sw) : "(unnamed)", path);
   printf("tasks: %ld", n);
   for (int a = 0; a < axes; a++)
     printf("%s%s: %d", a == 0 ? " (" : " x ", tf_grid_axis_key(sw, a), tf_grid_axis_size(sw, a));
@@ -204,36 +264,89 @@ static int cmd_plan(int argc, char **argv) {
          core_h, core_h / 2.0);
   printf("file: about %s when every task is done (space is used as tasks write their rows)\n",
          human_bytes(bytes, size_text, sizeof size_text));
+  if (shards > 0 && print_shards(sw, shards, &err) < 0) {
+    tf_sweep_free(sw);
+    return fail(&err);
+  }
   tf_sweep_free(sw);
   return EXIT_OK;
 }
 
 static int cmd_status(int argc, char **argv) {
-  if (argc != 2) return usage_error("status takes one results file%s", "");
-  if (check_input_file(argv[1]) != EXIT_OK) return EXIT_USAGE;
+  if (argc < 2) return usage_error("status takes results files%s", "");
+  for (int i = 1; i < argc; i++)
+    if (argv[i][0] == '-') return usage_error("status: unknown option '%s'", argv[i]);
+  for (int i = 1; i < argc; i++)
+    if (check_input_file(argv[i]) != EXIT_OK) return EXIT_USAGE;
   tf_err_t err = {0};
-  if (tf_store_print_status(argv[1], stdout, &err) < 0) return fail(&err);
+  for (int i = 1; i < argc; i++) {
+    if (i > 1) putchar('\n');
+    if (tf_store_print_status(argv[i], stdout, &err) < 0) return fail(&err);
+  }
   return EXIT_OK;
 }
 
 static int cmd_summary(int argc, char **argv) {
-  int csv = 0;
-  const char *path = NULL;
+  int csv = 0, n = 0;
+  const char **paths = calloc((size_t)argc, sizeof *paths);
+  if (paths == NULL) return EXIT_RUNTIME;
   for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--csv") == 0)
+    if (strcmp(argv[i], "--csv") == 0) {
       csv = 1;
-    else if (argv[i][0] == '-')
+    } else if (argv[i][0] == '-') {
+      free(paths);
       return usage_error("summary: unknown option '%s'", argv[i]);
-    else if (path == NULL)
-      path = argv[i];
-    else
-      return usage_error("summary takes one results file, got also '%s'", argv[i]);
+    } else {
+      paths[n++] = argv[i];
+    }
   }
-  if (path == NULL) return usage_error("summary needs a results file%s", "");
-  if (check_input_file(path) != EXIT_OK) return EXIT_USAGE;
+  int rc = n == 0 ? usage_error("summary needs a results file%s", "") : EXIT_OK;
+  for (int i = 0; rc == EXIT_OK && i < n; i++) rc = check_input_file(paths[i]);
   tf_err_t err = {0};
-  if (tf_store_print_summary(path, stdout, csv, &err) < 0) return fail(&err);
-  return EXIT_OK;
+  if (rc == EXIT_OK && tf_store_print_summaries(paths, n, stdout, csv, &err) < 0) rc = fail(&err);
+  free(paths);
+  return rc;
+}
+
+static int cmd_merge(int argc, char **argv) {
+  const char *out = NULL;
+  int n = 0;
+  const char **parts = calloc((size_t)argc, sizeof *parts);
+  if (parts == NULL) return EXIT_RUNTIME;
+  for (int i = 1; i < argc; i++) {
+    if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) && i + 1 < argc) {
+      out = argv[++i];
+    } else if (argv[i][0] == '-') {
+      free(parts);
+      return usage_error("merge: unknown option '%s'", argv[i]);
+    } else {
+      parts[n++] = argv[i];
+    }
+  }
+  int rc = EXIT_OK;
+  if (out == NULL || out[0] == '\0')
+    rc = usage_error("merge needs an output file: -o OUT.h5%s", "");
+  else if (n == 0)
+    rc = usage_error("merge needs the files of the shards to merge%s", "");
+  for (int i = 0; rc == EXIT_OK && i < n; i++) rc = check_input_file(parts[i]);
+  if (rc != EXIT_OK) {
+    free(parts);
+    return rc;
+  }
+  /* The file is written through the MPI-IO driver: a singleton MPI process, no launcher. */
+  MPI_Init(&argc, &argv);
+  tf_err_t err = {0};
+  tf_store_merge_report_t report;
+  if (tf_store_merge(parts, n, out, &report, &err) < 0) {
+    rc = fail(&err);
+  } else {
+    tf_log(TF_LOG_INFO, "%d file%s merged into %s: %ld tasks, %ld from the files (%ld done), "
+           "%ld pending in no file", n, n == 1 ? "" : "s", out, report.tasks, report.held,
+           report.done, report.tasks - report.held);
+  }
+  MPI_Finalize();
+  free(parts);
+  return rc;
 }
 
 static int cmd_keys(int argc, char **argv) {
@@ -303,7 +416,7 @@ static double parse_duration(const char *text) {
 }
 
 static int cmd_run(int argc, char **argv) {
-  enum { OPT_STOP_AFTER = 1000, OPT_RETRY_FAILED, OPT_MAX_ATTEMPTS };
+  enum { OPT_STOP_AFTER = 1000, OPT_RETRY_FAILED, OPT_MAX_ATTEMPTS, OPT_SHARD };
   static const struct option long_opts[] = {
       {"output", required_argument, NULL, 'o'},
       {"data", required_argument, NULL, 'd'},
@@ -312,7 +425,9 @@ static int cmd_run(int argc, char **argv) {
       {"stop-after", required_argument, NULL, OPT_STOP_AFTER},
       {"retry-failed", no_argument, NULL, OPT_RETRY_FAILED},
       {"max-attempts", required_argument, NULL, OPT_MAX_ATTEMPTS},
+      {"shard", required_argument, NULL, OPT_SHARD},
       {NULL, 0, NULL, 0}};
+  tf_shard_t shard = {0, 1};
   const char *out = NULL, *data = NULL;
   double progress_every = 10.0, stop_after = 0.0;
   int retry_failed = 0, max_attempts = 3;
@@ -343,6 +458,12 @@ static int cmd_run(int argc, char **argv) {
         if (*end != '\0' || v < 1 || v > 1000000)
           return usage_error("--max-attempts takes a whole number >= 1, not '%s'", optarg);
         max_attempts = (int)v;
+        break;
+      }
+      case OPT_SHARD: {
+        tf_err_t shard_err = {0};
+        if (tf_shard_parse(optarg, &shard, &shard_err) < 0)
+          return usage_error("%s", shard_err.msg);
         break;
       }
       default: return usage_error("run: bad option%s", "");
@@ -376,12 +497,16 @@ static int cmd_run(int argc, char **argv) {
     MPI_Finalize();
     return tf_err_exit_code(rc);
   }
-  if (rank == 0)
+  if (rank == 0 && shard.n > 1)
+    tf_log(TF_LOG_INFO, "%s: shard %d/%d of %ld tasks on %d rank%s -> %s", sweep_path, shard.k,
+           shard.n, tf_grid_tasks(sw), size, size == 1 ? "" : "s", out);
+  else if (rank == 0)
     tf_log(TF_LOG_INFO, "%s: %ld tasks on %d rank%s -> %s", sweep_path, tf_grid_tasks(sw), size,
            size == 1 ? "" : "s", out);
   tf_farm_options_t opt = {.data_root = data, .progress_every = progress_every,
                            .stop_after = stop_after, .max_attempts = max_attempts,
-                           .retry_failed = retry_failed};
+                           .retry_failed = retry_failed, .shard_k = shard.k,
+                           .shard_n = shard.n};
   tf_farm_report_t report;
   rc = tf_farm_run(sw, out, &opt, &report, &err);
   tf_sweep_free(sw);
@@ -443,6 +568,7 @@ int main(int argc, char **argv) {
   }
   if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
   if (strcmp(cmd, "plan") == 0) return cmd_plan(argc - 1, argv + 1);
+  if (strcmp(cmd, "merge") == 0) return cmd_merge(argc - 1, argv + 1);
   if (strcmp(cmd, "status") == 0) return cmd_status(argc - 1, argv + 1);
   if (strcmp(cmd, "summary") == 0) return cmd_summary(argc - 1, argv + 1);
   if (strcmp(cmd, "keys") == 0) return cmd_keys(argc - 1, argv + 1);

@@ -14,11 +14,13 @@ typedef struct tf_farm_options {
                           * <= 0: never */
   int max_attempts;      /* a task started this many times without finishing is failed */
   int retry_failed;      /* rerun tasks recorded as failed */
+  int shard_k, shard_n;  /* run only shard shard_k of shard_n (tf_shard_assign) into a shard's
+                          * file; shard_n <= 1: the whole sweep */
 } tf_farm_options_t;
 
 /* What the job did, known on rank 0 (zeros elsewhere, but for `collective`). */
 typedef struct tf_farm_report {
-  long tasks;       /* tasks in the sweep */
+  long tasks;       /* tasks in the sweep (in its shard, for a shard's job) */
   long done;        /* done at the end, earlier runs' included */
   long failed;      /* failed at the end */
   long done_before; /* already done when this run started */
@@ -39,8 +41,8 @@ typedef struct tf_farm_report {
 void tf_farm_request_stop(void);
 
 /* Collective over MPI_COMM_WORLD (MPI must be initialised). Takes the output's lock file,
- * creates out_path or resumes it when it holds the same sweep (refused with TF_EMISMATCH naming
- * the difference otherwise, the file untouched), loads the datasets, runs every unfinished task
+ * creates out_path or resumes it when it holds the same sweep and shard (refused with
+ * TF_EMISMATCH naming the difference otherwise, the file untouched), loads the datasets, runs every unfinished task
  * (from its last finished round), closes the file. Failed tasks (diverged, or poison: started
  * max_attempts times) are recorded in the file and counted, not returned as errors. A stop
  * request or stop_after stops handing out tasks, interrupts running ones at a safe point and

@@ -9,6 +9,7 @@
 
 #include "ticketfarm/error.h"
 #include "ticketfarm/report.h"
+#include "ticketfarm/shard.h"
 #include "ticketfarm/sweep.h"
 
 typedef enum { TF_TASK_PENDING = 0, TF_TASK_DONE = 1, TF_TASK_FAILED = 2 } tf_task_status_t;
@@ -33,6 +34,16 @@ int tf_store_size(const tf_sweep_t *sw, double *bytes, tf_err_t *err);
  * afterwards leaves a readable file. */
 int tf_store_create(tf_store_t **out, const char *path, MPI_Comm comm, const tf_sweep_t *sw,
                     tf_err_t *err);
+
+/* Collective over comm: tf_store_create for the job that runs one shard of sw (NULL or n == 1:
+ * the whole sweep, as tf_store_create). The file has the whole sweep's layout, every task
+ * pending; the /runtime attributes "shard" and "shards" say which shard it holds. */
+int tf_store_create_shard(tf_store_t **out, const char *path, MPI_Comm comm,
+                          const tf_sweep_t *sw, const tf_shard_t *shard, tf_err_t *err);
+
+/* Serial: the shard a results file holds (its /runtime "shard" and "shards"; 0 of 1, the whole
+ * sweep, when it has none). TF_EFORMAT when path is not a results file. */
+int tf_store_read_shard(const char *path, tf_shard_t *shard, tf_err_t *err);
 
 /* Rank-local: write one task's data. Round data first, then the ticket's mask for the next round
  * (round->next_mask_bits, required unless the round is the task's last), then rounds_done: a
@@ -108,10 +119,38 @@ int tf_store_flush(tf_store_t *st, tf_err_t *err);
 /* Collective: closes the file. Frees st even on error. */
 int tf_store_close(tf_store_t *st, tf_err_t *err);
 
+/* Serial: 0 when the results file at path holds shard `want` (NULL or n == 1: the whole
+ * sweep); otherwise TF_EMISMATCH with a message saying which it holds and how to resume it. */
+int tf_store_check_shard(const char *path, const tf_shard_t *want, tf_err_t *err);
+
+/* What tf_store_merge wrote. */
+typedef struct tf_store_merge_report {
+  long tasks; /* in the sweep */
+  long held;  /* taken from one of the files (the others are pending) */
+  long done;  /* of those, done */
+} tf_store_merge_report_t;
+
+/* Serial, but MPI must be initialised (a singleton MPI_Init without a launcher suffices): merges
+ * the results files of shards of one sweep into a new file out_path of the whole sweep. Refuses
+ * (TF_EMISMATCH naming the files and what differs or overlaps; TF_EINPUT for an existing
+ * out_path or a path that is no results file) unless every file holds the same sweep
+ * (tf_sweep_diff) and no task is in two of them. Each task's rows, /results and /runtime, come
+ * from the file whose shard holds it, one task at a time (memory: one row of one dataset); tasks
+ * no file holds stay pending, so out_path can be resumed by `run` like a file of a whole-sweep
+ * job. /runtime/parts records each file's shard and run facts. Takes the lock of every file
+ * and of out_path as a job does (TF_EINPUT naming the job that holds one). The inputs are only
+ * read; a failed merge removes out_path. */
+int tf_store_merge(const char *const *paths, int n_parts, const char *out_path,
+                   tf_store_merge_report_t *report, tf_err_t *err);
+
 /* Serial readers (no MPI job needed; they work while a job writes the file). status ends with
  * the line "N tasks: A done, B failed, C pending (D running/partial)"; above it, the runs that
  * opened the file and how many tasks were restarted or resumed at a later round. */
 int tf_store_print_status(const char *path, FILE *out, tf_err_t *err);
 int tf_store_print_summary(const char *path, FILE *out, int csv, tf_err_t *err);
+/* The same over several files of one sweep (the shards' files): one table (or CSV) with one
+ * header, each file's rows in the order given; TF_EINPUT when their grid axes differ. */
+int tf_store_print_summaries(const char *const *paths, int n, FILE *out, int csv,
+                             tf_err_t *err);
 
 #endif
