@@ -106,6 +106,22 @@ const dset_spec_t tf__store_dsets[DS_COUNT] = {
     [DS_START_ROUND] = {"start_round", G_RUNTIME, TY_I32, 1, {DIM_TASK}, 0,
                         "round the last attempt started at", NULL,
                         "0 from scratch, more if resumed at a finished round, -1 never started"},
+    [DS_OPEN_ATTEMPT] = {"open_attempt", G_RUNTIME, TY_I8, 1, {DIM_TASK}, 0,
+                         "the task's last attempt ended neither finished nor stopped cleanly",
+                         NULL,
+                         "1 while it runs and after the job died in it, until the next run has "
+                         "judged that death (stalls, crashes); 0 otherwise", 1},
+    [DS_STALLS] = {"stalls", G_RUNTIME, TY_I32, 1, {DIM_TASK}, 0,
+                   "job deaths in a row that ended an attempt of the task without a new "
+                   "finished round",
+                   NULL,
+                   "a death known to be another task's crash does not count, a recorded crash "
+                   "of this task always counts; at --max-attempts the task is failed as poison",
+                   1},
+    [DS_CRASHES] = {"crashes", G_RUNTIME, TY_I32, 1, {DIM_TASK}, 0,
+                    "recorded crashes of a rank while running the task (SIGSEGV, SIGBUS, SIGFPE, "
+                    "SIGABRT), taken from OUT.h5.crashes by the next run",
+                    NULL, NULL, 1},
 };
 
 const curve_spec_t tf__store_curves[CURVE_COUNT] = {

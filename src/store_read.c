@@ -114,19 +114,21 @@ int tf_store_read_sweep(const char *path, char **text, tf_err_t *err) {
 
 /* What status counts over every task of a file. */
 typedef struct status_counts {
-  long done, failed, partial, pending, restarted, resumed;
+  long done, failed, partial, pending, restarted, resumed, stalled, crashes;
   long long rounds_done, rounds_total;
   long failed_ids[STATUS_MAX_REASONS]; /* the first failed tasks */
+  long stalled_ids[STATUS_MAX_REASONS]; /* the first pending tasks with stalls */
+  int stalled_n[STATUS_MAX_REASONS], stalled_crashes[STATUS_MAX_REASONS];
 } status_counts_t;
 
 /* One block of the columns status reads, tasks [t0, t0 + n). */
 typedef struct status_block {
   int8_t *status;
-  int32_t *done_rounds, *n_rounds, *attempts, *start_round;
+  int32_t *done_rounds, *n_rounds, *attempts, *start_round, *stalls, *crashes;
 } status_block_t;
 
-static int status_read(reader_t *rd, status_block_t *b, int have_attempts, long t0, long n,
-                       tf_err_t *err) {
+static int status_read(reader_t *rd, status_block_t *b, int have_attempts, int have_stalls,
+                       long t0, long n, tf_err_t *err) {
   hid_t res = rd->results, run = rd->runtime;
   int rc = tf__store_read_block(rd, res, "status", H5T_NATIVE_INT8, t0, n, b->status, err);
   if (rc == 0)
@@ -137,11 +139,25 @@ static int status_read(reader_t *rd, status_block_t *b, int have_attempts, long 
     rc = tf__store_read_block(rd, run, "attempts", H5T_NATIVE_INT32, t0, n, b->attempts, err);
   if (rc == 0 && have_attempts)
     rc = tf__store_read_block(rd, run, "start_round", H5T_NATIVE_INT32, t0, n, b->start_round, err);
+  if (rc == 0 && have_stalls)
+    rc = tf__store_read_block(rd, run, "stalls", H5T_NATIVE_INT32, t0, n, b->stalls, err);
+  if (rc == 0 && have_stalls)
+    rc = tf__store_read_block(rd, run, "crashes", H5T_NATIVE_INT32, t0, n, b->crashes, err);
   return rc;
 }
 
-static void status_add(status_counts_t *c, const status_block_t *b, int have_attempts, long t0,
-                       long n) {
+static void status_add(status_counts_t *c, const status_block_t *b, int have_attempts,
+                       int have_stalls, long t0, long n) {
+  for (long i = 0; have_stalls && i < n; i++) {
+    c->crashes += b->crashes[i];
+    if (b->status[i] != TF_TASK_PENDING || b->stalls[i] <= 0) continue;
+    if (c->stalled < STATUS_MAX_REASONS) {
+      c->stalled_ids[c->stalled] = t0 + i;
+      c->stalled_n[c->stalled] = b->stalls[i];
+      c->stalled_crashes[c->stalled] = b->crashes[i];
+    }
+    c->stalled++;
+  }
   for (long i = 0; have_attempts && i < n; i++) {
     c->restarted += b->attempts[i] > 1;
     c->resumed += b->start_round[i] > 0;
@@ -162,7 +178,8 @@ static void status_add(status_counts_t *c, const status_block_t *b, int have_att
 }
 
 /* Counts every task of the file, in blocks. */
-static int status_count(reader_t *rd, int have_attempts, status_counts_t *c, tf_err_t *err) {
+static int status_count(reader_t *rd, int have_attempts, int have_stalls, status_counts_t *c,
+                        tf_err_t *err) {
   long block = tf__store_block_tasks(17, rd->n_tasks);
   status_block_t b = {
       .status = malloc((size_t)block),
@@ -170,20 +187,25 @@ static int status_count(reader_t *rd, int have_attempts, status_counts_t *c, tf_
       .n_rounds = malloc((size_t)block * sizeof *b.n_rounds),
       .attempts = malloc((size_t)block * sizeof *b.attempts),
       .start_round = malloc((size_t)block * sizeof *b.start_round),
+      .stalls = malloc((size_t)block * sizeof *b.stalls),
+      .crashes = malloc((size_t)block * sizeof *b.crashes),
   };
   int rc = 0;
-  if (!b.status || !b.done_rounds || !b.n_rounds || !b.attempts || !b.start_round)
+  if (!b.status || !b.done_rounds || !b.n_rounds || !b.attempts || !b.start_round || !b.stalls ||
+      !b.crashes)
     rc = tf_err_set(err, TF_ENOMEM, "%s: no memory for the status", rd->path);
   for (long t0 = 0; rc == 0 && t0 < rd->n_tasks; t0 += block) {
     long n = rd->n_tasks - t0 < block ? rd->n_tasks - t0 : block;
-    rc = status_read(rd, &b, have_attempts, t0, n, err);
-    if (rc == 0) status_add(c, &b, have_attempts, t0, n);
+    rc = status_read(rd, &b, have_attempts, have_stalls, t0, n, err);
+    if (rc == 0) status_add(c, &b, have_attempts, have_stalls, t0, n);
   }
   free(b.status);
   free(b.done_rounds);
   free(b.n_rounds);
   free(b.attempts);
   free(b.start_round);
+  free(b.stalls);
+  free(b.crashes);
   return rc;
 }
 
@@ -216,9 +238,12 @@ int tf_store_print_status(const char *path, FILE *out, tf_err_t *err) {
   /* Files written before attempts were recorded have neither column. */
   int have_attempts = H5Lexists(rd.runtime, "attempts", H5P_DEFAULT) > 0 &&
                       H5Lexists(rd.runtime, "start_round", H5P_DEFAULT) > 0;
+  /* Files written before the poison bookkeeping have neither column. */
+  int have_stalls = H5Lexists(rd.runtime, "stalls", H5P_DEFAULT) > 0 &&
+                    H5Lexists(rd.runtime, "crashes", H5P_DEFAULT) > 0;
   H5Eclear2(H5E_DEFAULT);
   status_counts_t c = {0};
-  rc = status_count(&rd, have_attempts, &c, err);
+  rc = status_count(&rd, have_attempts, have_stalls, &c, err);
   if (rc == 0) {
     fprintf(out, "file:    %s\n", path);
     fprintf(out, "sweep:   %s (ticketfarm %s)\n", name && name[0] ? name : "(unnamed)",
@@ -227,6 +252,24 @@ int tf_store_print_status(const char *path, FILE *out, tf_err_t *err) {
     if (runs > 0)
       fprintf(out, "runs:    %d (%ld tasks started more than once, %ld resumed at a later round)\n",
               runs, c.restarted, c.resumed);
+    if (c.crashes > 0)
+      fprintf(out, "crashes: %ld recorded crashes of a rank, each counted against its task only\n",
+              c.crashes);
+    /* The basis of the poison decision: a pending task is failed when its stalls reach
+     * run's --max-attempts (default 3). */
+    for (long k = 0; k < c.stalled && k < STATUS_MAX_REASONS; k++) {
+      char crashed[64] = "";
+      if (c.stalled_crashes[k] > 0)
+        snprintf(crashed, sizeof crashed, "; %d recorded crash%s of its rank",
+                 c.stalled_crashes[k], c.stalled_crashes[k] == 1 ? "" : "es");
+      fprintf(out,
+              "%s task %ld: %d job death%s in a row while it ran, without a new finished round "
+              "or by its own crash%s (failed as poison at run's --max-attempts, default 3)\n",
+              k == 0 ? "stalled:" : "        ", c.stalled_ids[k], c.stalled_n[k],
+              c.stalled_n[k] == 1 ? "" : "s", crashed);
+    }
+    if (c.stalled > STATUS_MAX_REASONS)
+      fprintf(out, "         ... and %ld more stalled tasks\n", c.stalled - STATUS_MAX_REASONS);
     rc = status_print_failed(&rd, &c, out, err);
     if (rc == 0)
       fprintf(out, "%ld tasks: %ld done, %ld failed, %ld pending (%ld running/partial)\n",

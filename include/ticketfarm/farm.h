@@ -12,8 +12,13 @@ typedef struct tf_farm_options {
   double progress_every; /* seconds between progress lines on rank 0; <= 0: none */
   double stop_after;     /* seconds (monotonic clock) after which to stop as on a stop request;
                           * <= 0: never */
-  int max_attempts;      /* a task started this many times without finishing is failed */
+  int max_attempts;      /* a task whose job died this many times in a row while it ran, without
+                          * a new finished round (or with a recorded crash of its own), is
+                          * failed as poison */
   int retry_failed;      /* rerun tasks recorded as failed */
+  /* Rank-local, NULL for none: called on the rank that ran it after each finished round of a
+   * task is in the file (a test can make a task misbehave at a known point). */
+  void (*after_round)(long task, int round);
 } tf_farm_options_t;
 
 /* What the job did, known on rank 0 (zeros elsewhere, but for `collective`). */
@@ -38,11 +43,22 @@ typedef struct tf_farm_report {
  * SIGUSR1 and SIGINT handler. Rank-local: the rank that sees it tells the others. */
 void tf_farm_request_stop(void);
 
+/* The task this rank is running, -1 when none. Async-signal-safe (a lock-free atomic load): a
+ * handler of a fatal signal reads it to record the task that crashed the rank. Rank-local. */
+long tf_farm_current_task(void);
+
+/* The crash record file of the results file out_path: out_path + ".crashes". A rank dying of a
+ * fatal signal appends one line "task T signal S\n" to it; the next tf_farm_run reads it,
+ * counts the crash against task T alone (the tasks that died beside it are not blamed), notes
+ * it in /runtime/crashes and removes the file. Returns the length snprintf would, so a result
+ * >= size means it did not fit. Rank-local. */
+int tf_farm_crash_file(const char *out_path, char *buf, size_t size);
+
 /* Collective over MPI_COMM_WORLD (MPI must be initialised). Takes the output's lock file,
  * creates out_path or resumes it when it holds the same sweep (refused with TF_EMISMATCH naming
  * the difference otherwise, the file untouched), loads the datasets, runs every unfinished task
- * (from its last finished round), closes the file. Failed tasks (diverged, or poison: started
- * max_attempts times) are recorded in the file and counted, not returned as errors. A stop
+ * (from its last finished round), closes the file. Failed tasks (diverged, or poison: see
+ * max_attempts) are recorded in the file and counted, not returned as errors. A stop
  * request or stop_after stops handing out tasks, interrupts running ones at a safe point and
  * returns 0 with report->interrupted set. Returns 0, or a TF_E* code with err filled on the rank that saw it;
  * report->collective tells whether every rank returned it. */
