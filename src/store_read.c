@@ -20,6 +20,63 @@ void tf__store_reader_close(reader_t *rd) {
   rd->file = rd->results = rd->runtime = H5I_INVALID_HID;
 }
 
+/* Collects HDF5's error stack, innermost first, into one text. */
+static herr_t stack_text(unsigned n, const H5E_error2_t *e, void *data) {
+  (void)n;
+  char *text = data;
+  size_t len = strlen(text);
+  if (e->desc != NULL && len + 3 < 1024) snprintf(text + len, 1024 - len, "%s; ", e->desc);
+  return 0;
+}
+
+static const char *human_size(double b, char *buf, size_t size) {
+  if (b >= 1e9)
+    snprintf(buf, size, "%.1f GB", b / 1e9);
+  else if (b >= 1e6)
+    snprintf(buf, size, "%.1f MB", b / 1e6);
+  else if (b >= 1e3)
+    snprintf(buf, size, "%.1f kB", b / 1e3);
+  else
+    snprintf(buf, size, "%.0f bytes", b);
+  return buf;
+}
+
+/* A file with the HDF5 signature that HDF5 cannot read (HDF5's error stack pending): says what
+ * is wrong in a user's words, that it stays untouched, and what to do. TF_EHDF5. */
+static int damaged(const char *path, tf_err_t *err) {
+  char text[1024] = "", what[512];
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, stack_text, text);
+  H5Eclear2(H5E_DEFAULT);
+  const char *eof = strstr(text, "truncated file: eof = ");
+  const char *stored = strstr(text, "stored_eof = ");
+  long long have = 0, want = 0;
+  if (eof != NULL && stored != NULL && sscanf(eof, "truncated file: eof = %lld", &have) == 1 &&
+      sscanf(stored, "stored_eof = %lld", &want) == 1) {
+    char a[32], b[32];
+    snprintf(what, sizeof what, "truncated: %s of %s (%lld of %lld bytes; a copy cut short?)",
+             human_size((double)have, a, sizeof a), human_size((double)want, b, sizeof b), have,
+             want);
+  } else {
+    size_t len = strlen(text);
+    if (len >= 2) text[len - 2] = '\0'; /* the last "; " */
+    const char *kind = strstr(text, "object header") != NULL ? "damaged object header"
+                       : strstr(text, "checksum") != NULL    ? "damaged metadata (checksum)"
+                       : strstr(text, "B-tree") != NULL      ? "damaged B-tree"
+                       : strstr(text, "heap") != NULL        ? "damaged heap"
+                                                             : "damaged";
+    char first[160] = "";
+    snprintf(first, sizeof first, "%s", text);
+    char *cut = strchr(first, ';');
+    if (cut != NULL) *cut = '\0';
+    snprintf(what, sizeof what, "%s (HDF5: %s)", kind, first[0] ? first : "cannot read it");
+  }
+  return tf_err_set(err, TF_EHDF5,
+                    "%s is damaged: %s. ticketfarm reads nothing from it and will not overwrite "
+                    "it: restore it from a copy, or move it away (mv %s %s.damaged) and run the "
+                    "sweep again to start it afresh",
+                    path, what, path, path);
+}
+
 int tf__store_reader_open(reader_t *rd, const char *path, tf_err_t *err) {
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
   rd->path = path;
@@ -32,10 +89,14 @@ int tf__store_reader_open(reader_t *rd, const char *path, tf_err_t *err) {
   hid_t stack = tf__h5_stack_keep(rd->file < 0);
   if (fapl >= 0) H5Pclose(fapl);
   tf__h5_stack_restore(stack);
-  if (rd->file < 0) return tf__h5_fail(err, "cannot open %s", path);
-  rd->results = H5Lexists(rd->file, "results", H5P_DEFAULT) > 0
-                    ? H5Gopen2(rd->file, "results", H5P_DEFAULT)
-                    : H5I_INVALID_HID;
+  if (rd->file < 0) return damaged(path, err);
+  htri_t has_results = H5Lexists(rd->file, "results", H5P_DEFAULT);
+  rd->results = has_results > 0 ? H5Gopen2(rd->file, "results", H5P_DEFAULT) : H5I_INVALID_HID;
+  if (has_results < 0 || (has_results > 0 && rd->results < 0)) {
+    int rc = damaged(path, err);
+    tf__store_reader_close(rd);
+    return rc;
+  }
   char *layout = rd->results >= 0 ? tf__h5_read_attr_str(rd->results, "layout") : NULL;
   int ok = layout != NULL && strcmp(layout, LAYOUT) == 0;
   free(layout);
@@ -48,9 +109,10 @@ int tf__store_reader_open(reader_t *rd, const char *path, tf_err_t *err) {
   rd->runtime = H5Gopen2(rd->file, "runtime", H5P_DEFAULT);
   hid_t d = H5Dopen2(rd->results, "density", H5P_DEFAULT);
   if (rd->runtime < 0 || d < 0) {
+    int rc = damaged(path, err);
     if (d >= 0) H5Dclose(d);
     tf__store_reader_close(rd);
-    return tf__h5_fail(err, "%s: incomplete results file", path);
+    return rc;
   }
   rd->n_tasks = (long)tf__h5_dataset_len(d, 0);
   rd->n_rounds = (int)tf__h5_dataset_len(d, 1);
