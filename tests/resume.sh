@@ -54,7 +54,7 @@ ok "uninterrupted reference run ($($PY -c "print(round($t1 - $t0, 1))") s, round
 
 # wait_progress FILE BEFORE: waits (at most 120 s) until FILE has more finished rounds than
 # BEFORE and every task with an open attempt has finished a round in it, then for a random
-# part of half a round; prints the rounds finished then.
+# part of half a round; prints the rounds finished when the wait ended.
 wait_progress() {
   $PY - "$1" "$2" "$round" <<'PY'
 import random, sys, time, h5py, numpy as np
@@ -109,6 +109,18 @@ with h5py.File(sys.argv[1], 'r') as f:
 # kills counts the kills of the job writing the current file: a run that outruns them (the
 # machine got faster) starts the file over. Each kill is checked to land after progress, so the
 # resumed tasks must never be failed as poison.
+# Rounds finished in a file, 0 when it does not open.
+rounds_in() {
+  $PY -c "
+import sys, h5py
+try:
+    with h5py.File(sys.argv[1], 'r') as f:
+        print(int(f['results/rounds_done'][:].sum()))
+except (OSError, KeyError):
+    print(0)
+" "$1"
+}
+
 kills=0 runs=0 progressed=0 before=0
 : >"$T/jobs.log"
 while :; do
@@ -127,7 +139,7 @@ while :; do
       else
         echo "      kill $kills: no new finished round in 120 s ($before rounds)"
       fi
-      before=$after
+      before=$(rounds_in "$T/killed.h5")
       continue
     fi
   fi
@@ -144,7 +156,7 @@ while :; do
 done
 [ $kills -ge "$KILLS" ] || die "only $kills kills landed"
 [ "$progressed" = "$kills" ] || die "only $progressed of $kills kills came after a new finished round"
-! grep -q "poison" "$T/jobs.log" || die "a task that progressed between kills was failed: $(grep poison "$T/jobs.log" | head -3)"
+! grep -q ": poison task" "$T/jobs.log" || die "a task that progressed between kills was failed: $(grep ": poison task" "$T/jobs.log" | head -3)"
 file_opens "$T/killed.h5" || die "final file does not open"
 h5diff --exclude-path /runtime "$T/ref.h5" "$T/killed.h5" >"$T/diff.txt" ||
   die "killed-and-resumed file differs: $(head -5 "$T/diff.txt")"

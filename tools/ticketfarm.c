@@ -263,6 +263,22 @@ static int cmd_plan(int argc, char **argv) {
          core_h, core_h / 2.0);
   printf("file: about %s when every task is done (space is used as tasks write their rows)\n",
          human_bytes(bytes, size_text, sizeof size_text));
+  tf_farm_memory_t mem;
+  if (tf_farm_memory(sw, &mem, &err) < 0) {
+    tf_sweep_free(sw);
+    return fail(&err);
+  }
+  char task_text[32], shared_text[32], lib_text[32], limit_text[32];
+  printf("memory: about %s per rank for the largest task (task %ld), plus %s of datasets the "
+         "ranks of a node share and %s of libraries per rank",
+         human_bytes(mem.task, task_text, sizeof task_text), mem.largest,
+         human_bytes(mem.shared, shared_text, sizeof shared_text),
+         human_bytes(mem.libraries, lib_text, sizeof lib_text));
+  if (mem.limit > 0)
+    printf("; this machine allows %s (%s)%s", human_bytes(mem.limit, limit_text, sizeof limit_text),
+           mem.limit_what,
+           mem.task + mem.shared + mem.libraries > mem.limit ? ": too much, run refuses it" : "");
+  printf("\n");
   tf_sweep_free(sw);
   return EXIT_OK;
 }

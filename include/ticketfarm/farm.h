@@ -43,6 +43,22 @@ typedef struct tf_farm_report {
  * SIGUSR1 and SIGINT handler. Rank-local: the rank that sees it tells the others. */
 void tf_farm_request_stop(void);
 
+/* The memory a sweep needs on one rank, against what this process may use. */
+typedef struct tf_farm_memory {
+  double task;      /* bytes one rank allocates for the sweep's largest task (tf_ticket_memory) */
+  long largest;     /* that task */
+  double shared;    /* bytes of the sweep's datasets, held once per node */
+  double libraries; /* bytes of the libraries (MPI, HDF5, OpenBLAS) a rank holds, measured */
+  double limit;     /* bytes this process may use: the least of physical memory, RLIMIT_AS and
+                     * the cgroup's memory.max; 0 when none is known */
+  char limit_what[48]; /* which of them */
+} tf_farm_memory_t;
+
+/* Rank-local, no MPI needed: fills mem for sw. tf_farm_run refuses a sweep (TF_EINPUT, before
+ * the results file or its lock exists) whose largest task, with the datasets and libraries,
+ * does not fit mem->limit. */
+int tf_farm_memory(const tf_sweep_t *sw, tf_farm_memory_t *mem, tf_err_t *err);
+
 /* The task this rank is running, -1 when none. Async-signal-safe (a lock-free atomic load): a
  * handler of a fatal signal reads it to record the task that crashed the rank. Rank-local. */
 long tf_farm_current_task(void);
