@@ -158,7 +158,8 @@ int tf__store_task_shape(const tf_sweep_t *sw, long task, task_shape_t *ts, tf_e
   return 0;
 }
 
-int tf__store_measure(tf_store_t *st, tf_err_t *err) {
+/* Sizes every axis of st from its whole sweep. */
+static int measure_axes(tf_store_t *st, tf_err_t *err) {
   hsize_t r = 0, e = 0, l = 0, b = 0, p = 0;
   for (long t = 0; t < st->n_tasks; t++) {
     task_shape_t ts = {0};
@@ -179,6 +180,14 @@ int tf__store_measure(tf_store_t *st, tf_err_t *err) {
   len[DIM_MASK_BYTE] = b;
   len[DIM_PARAM] = p;
   len[DIM_PARITY] = 2;
+  return 0;
+}
+
+int tf__store_measure(tf_store_t *st, tf_err_t *err) {
+  int rc = measure_axes(st, err);
+  if (rc < 0) return rc;
+  const hsize_t e = st->len[DIM_EVAL], p = st->len[DIM_PARAM], l = st->len[DIM_LAYER];
+  const hsize_t b = st->len[DIM_MASK_BYTE];
   size_t row = sizeof(float) * (size_t)(e > p ? e : p);
   if (row < sizeof(int64_t) * l) row = sizeof(int64_t) * l;
   if (row < b) row = b;
@@ -198,8 +207,7 @@ void tf__store_dataset_shape(const tf_store_t *st, int i, hsize_t *shape) {
 int tf_store_size(const tf_sweep_t *sw, double *bytes, tf_err_t *err) {
   tf_store_t st = {.sw = (tf_sweep_t *)sw, .n_tasks = tf_grid_tasks(sw)};
   *bytes = 0.0;
-  int rc = tf__store_measure(&st, err);
-  free(st.row);
+  int rc = measure_axes(&st, err);
   if (rc < 0) return rc;
   for (int i = 0; i < DS_COUNT; i++) {
     if (!tf__store_has_dataset(&st, i)) continue;
