@@ -321,6 +321,9 @@ static int fixed_write(tf_store_t *st, layout_t *lay, const fixed_block_t *b, hs
       {st->dset[DS_RANK], H5T_NATIVE_INT32, b->minus1, "/runtime/rank"},
       {st->dset[DS_ATTEMPTS], H5T_NATIVE_INT32, b->zeros32, "/runtime/attempts"},
       {st->dset[DS_START_ROUND], H5T_NATIVE_INT32, b->minus1, "/runtime/start_round"},
+      {st->dset[DS_OPEN_ATTEMPT], H5T_NATIVE_INT8, b->zeros8, "/runtime/open_attempt"},
+      {st->dset[DS_STALLS], H5T_NATIVE_INT32, b->zeros32, "/runtime/stalls"},
+      {st->dset[DS_CRASHES], H5T_NATIVE_INT32, b->zeros32, "/runtime/crashes"},
       {st->dset[DS_STARTED], H5T_NATIVE_DOUBLE, b->nans, "/runtime/started"},
       {st->dset[DS_FINISHED], H5T_NATIVE_DOUBLE, b->nans, "/runtime/finished"},
   };
@@ -609,7 +612,9 @@ static int open_datasets(const tf_store_t *st, hid_t file, hid_t *ids, tf_err_t 
     for (int k = 0; k < s->rank; k++)
       snprintf(axes + strlen(axes), sizeof axes - strlen(axes), "%s%s", k > 0 ? " x " : "",
                tf__store_dim_names[s->dims[k]]);
-    if (tf__store_has_dataset(st, i)) {
+    if (s->optional && H5Lexists(file, name, H5P_DEFAULT) == 0) {
+      continue; /* written before the dataset existed */
+    } else if (tf__store_has_dataset(st, i)) {
       hsize_t shape[3];
       tf__store_dataset_shape(st, i, shape);
       rc = open_checked(st, file, name, s->rank, shape, axes, &ids[i], err);

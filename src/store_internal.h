@@ -71,6 +71,9 @@ enum {
   DS_NEXT_MASK,
   DS_ATTEMPTS,
   DS_START_ROUND,
+  DS_OPEN_ATTEMPT,
+  DS_STALLS,
+  DS_CRASHES,
   DS_COUNT
 };
 
@@ -84,6 +87,8 @@ typedef struct dset_spec {
   const char *long_name;
   const char *units;       /* NULL: none */
   const char *description; /* missing values and layout; NULL: none */
+  int optional;            /* files written before it existed lack it: they open and resume
+                            * without it (its writes skipped, its reads zero) */
 } dset_spec_t;
 
 /* The file's datasets, by DS_* index. */

@@ -106,6 +106,22 @@ const dset_spec_t tf__store_dsets[DS_COUNT] = {
     [DS_START_ROUND] = {"start_round", G_RUNTIME, TY_I32, 1, {DIM_TASK}, 0,
                         "round the last attempt started at", NULL,
                         "0 from scratch, more if resumed at a finished round, -1 never started"},
+    [DS_OPEN_ATTEMPT] = {"open_attempt", G_RUNTIME, TY_I8, 1, {DIM_TASK}, 0,
+                         "the task's last attempt ended neither finished nor stopped cleanly",
+                         NULL,
+                         "1 while it runs and after the job died in it, until the next run has "
+                         "judged that death (stalls, crashes); 0 otherwise", 1},
+    [DS_STALLS] = {"stalls", G_RUNTIME, TY_I32, 1, {DIM_TASK}, 0,
+                   "job deaths in a row that ended an attempt of the task without a new "
+                   "finished round",
+                   NULL,
+                   "a death known to be another task's crash does not count, a recorded crash "
+                   "of this task always counts; at --max-attempts the task is failed as poison",
+                   1},
+    [DS_CRASHES] = {"crashes", G_RUNTIME, TY_I32, 1, {DIM_TASK}, 0,
+                    "recorded crashes of a rank while running the task (SIGSEGV, SIGBUS, SIGFPE, "
+                    "SIGABRT), taken from OUT.h5.crashes by the next run",
+                    NULL, NULL, 1},
 };
 
 const curve_spec_t tf__store_curves[CURVE_COUNT] = {
@@ -142,7 +158,8 @@ int tf__store_task_shape(const tf_sweep_t *sw, long task, task_shape_t *ts, tf_e
   return 0;
 }
 
-int tf__store_measure(tf_store_t *st, tf_err_t *err) {
+/* Sizes every axis of st from its whole sweep. */
+static int measure_axes(tf_store_t *st, tf_err_t *err) {
   hsize_t r = 0, e = 0, l = 0, b = 0, p = 0;
   for (long t = 0; t < st->n_tasks; t++) {
     task_shape_t ts = {0};
@@ -163,6 +180,14 @@ int tf__store_measure(tf_store_t *st, tf_err_t *err) {
   len[DIM_MASK_BYTE] = b;
   len[DIM_PARAM] = p;
   len[DIM_PARITY] = 2;
+  return 0;
+}
+
+int tf__store_measure(tf_store_t *st, tf_err_t *err) {
+  int rc = measure_axes(st, err);
+  if (rc < 0) return rc;
+  const hsize_t e = st->len[DIM_EVAL], p = st->len[DIM_PARAM], l = st->len[DIM_LAYER];
+  const hsize_t b = st->len[DIM_MASK_BYTE];
   size_t row = sizeof(float) * (size_t)(e > p ? e : p);
   if (row < sizeof(int64_t) * l) row = sizeof(int64_t) * l;
   if (row < b) row = b;
@@ -182,8 +207,7 @@ void tf__store_dataset_shape(const tf_store_t *st, int i, hsize_t *shape) {
 int tf_store_size(const tf_sweep_t *sw, double *bytes, tf_err_t *err) {
   tf_store_t st = {.sw = (tf_sweep_t *)sw, .n_tasks = tf_grid_tasks(sw)};
   *bytes = 0.0;
-  int rc = tf__store_measure(&st, err);
-  free(st.row);
+  int rc = measure_axes(&st, err);
   if (rc < 0) return rc;
   for (int i = 0; i < DS_COUNT; i++) {
     if (!tf__store_has_dataset(&st, i)) continue;

@@ -40,6 +40,7 @@ static void write_cause(const char *path, int saved_errno, char *buf, size_t siz
 static int put(tf_store_t *st, int d, long task, int round0, int n_rounds, const void *buf,
                tf_err_t *err) {
   const dset_spec_t *s = &tf__store_dsets[d];
+  if (s->optional && st->dset[d] < 0) return 0; /* a file written before it existed */
   errno = 0;
   if (tf__h5_write_rows(st->dset[d], tf__store_type(st, s->type).mem, st->dxpl, (hsize_t)task, 1,
                         indexes_second_axis(s), (hsize_t)round0, (hsize_t)n_rounds, buf) < 0) {
@@ -212,6 +213,8 @@ int tf_store_finish_task(tf_store_t *st, long task, tf_task_status_t status,
   if ((rc = put(st, DS_STARTED, task, 0, 1, &started, err)) < 0) return rc;
   if ((rc = put(st, DS_FINISHED, task, 0, 1, &finished, err)) < 0) return rc;
   if ((rc = put(st, DS_FAIL_REASON, task, 0, 1, reason, err)) < 0) return rc;
+  int8_t open = 0;
+  if ((rc = put(st, DS_OPEN_ATTEMPT, task, 0, 1, &open, err)) < 0) return rc;
   if ((rc = write_padding(st, task, &ts, err)) < 0) return rc;
   int8_t s = (int8_t)status;
   return put(st, DS_STATUS, task, 0, 1, &s, err);
@@ -294,10 +297,57 @@ int tf_store_begin_task(tf_store_t *st, long task, int attempts, int start_round
   int32_t tries = attempts, start = start_round;
   double finished = NAN;
   char reason[REASON_LEN] = "";
+  int8_t open = 1;
   if ((rc = put(st, DS_ATTEMPTS, task, 0, 1, &tries, err)) < 0) return rc;
   if ((rc = put(st, DS_START_ROUND, task, 0, 1, &start, err)) < 0) return rc;
   if ((rc = put(st, DS_FINISHED, task, 0, 1, &finished, err)) < 0) return rc;
-  return put(st, DS_FAIL_REASON, task, 0, 1, reason, err);
+  if ((rc = put(st, DS_FAIL_REASON, task, 0, 1, reason, err)) < 0) return rc;
+  return put(st, DS_OPEN_ATTEMPT, task, 0, 1, &open, err);
+}
+
+int tf_store_judge_task(tf_store_t *st, long task, int stalls, int crashes, tf_err_t *err) {
+  task_shape_t ts;
+  int rc = checked_shape(st, task, &ts, err);
+  if (rc < 0) return rc;
+  if (stalls < 0 || crashes < 0)
+    return tf_err_set(err, TF_EINPUT, "%s: task %ld: %d stalls, %d crashes", st->path, task,
+                      stalls, crashes);
+  int32_t n_stalls = stalls, n_crashes = crashes;
+  int8_t open = 0;
+  if ((rc = put(st, DS_STALLS, task, 0, 1, &n_stalls, err)) < 0) return rc;
+  if ((rc = put(st, DS_CRASHES, task, 0, 1, &n_crashes, err)) < 0) return rc;
+  return put(st, DS_OPEN_ATTEMPT, task, 0, 1, &open, err);
+}
+
+int tf_store_end_attempt(tf_store_t *st, long task, tf_err_t *err) {
+  task_shape_t ts;
+  int rc = checked_shape(st, task, &ts, err);
+  if (rc < 0) return rc;
+  int8_t open = 0;
+  return put(st, DS_OPEN_ATTEMPT, task, 0, 1, &open, err);
+}
+
+int tf_store_read_tries(tf_store_t *st, int *start_round, int *open, int *stalls, int *crashes,
+                        tf_err_t *err) {
+  const struct {
+    int dset;
+    int *buf;
+  } cols[] = {{DS_START_ROUND, start_round},
+              {DS_OPEN_ATTEMPT, open},
+              {DS_STALLS, stalls},
+              {DS_CRASHES, crashes}};
+  for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
+    const dset_spec_t *s = &tf__store_dsets[cols[k].dset];
+    if (st->dset[cols[k].dset] < 0) {
+      memset(cols[k].buf, 0, (size_t)st->n_tasks * sizeof *cols[k].buf);
+      continue;
+    }
+    if (tf__h5_read_rows(st->dset[cols[k].dset], H5T_NATIVE_INT, 0, st->len[DIM_TASK], 0, 0, 0,
+                         cols[k].buf) < 0)
+      return tf__h5_fail(err, "%s: cannot read /%s/%s", st->path, tf__store_group_names[s->group],
+                         s->name);
+  }
+  return 0;
 }
 
 int tf_store_reset_task(tf_store_t *st, long task, tf_err_t *err) {
@@ -306,8 +356,12 @@ int tf_store_reset_task(tf_store_t *st, long task, tf_err_t *err) {
   if (rc < 0) return rc;
   /* Status first: a job killed in between leaves a pending task with finished rounds, which a
    * resume continues correctly, never a failed or done task with its rounds forgotten. */
-  int8_t s = TF_TASK_PENDING;
+  int8_t s = TF_TASK_PENDING, open = 0;
   int32_t done = 0;
   if ((rc = put(st, DS_STATUS, task, 0, 1, &s, err)) < 0) return rc;
-  return put(st, DS_ROUNDS_DONE, task, 0, 1, &done, err);
+  if ((rc = put(st, DS_ROUNDS_DONE, task, 0, 1, &done, err)) < 0) return rc;
+  /* A retried task starts with a clean slate; its recorded crashes stay as history. */
+  int32_t stalls = 0;
+  if ((rc = put(st, DS_STALLS, task, 0, 1, &stalls, err)) < 0) return rc;
+  return put(st, DS_OPEN_ATTEMPT, task, 0, 1, &open, err);
 }

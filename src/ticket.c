@@ -587,3 +587,53 @@ double tf_ticket_cost(const tf_config_t *cfg) {
   for (int r = 0; r <= cfg->rounds; r++) cost += tf_ticket_round_cost(cfg, r);
   return cost;
 }
+
+int tf_ticket_memory(const tf_config_t *cfg, double *bytes, tf_err_t *err) {
+  *bytes = 0.0;
+  tf_ticket_shape_t s;
+  int rc = tf_ticket_shape(cfg, &s, err);
+  if (rc < 0) return rc;
+  const double f = sizeof(float), np = (double)s.n_params, nw = (double)s.n_weights;
+  tf_model_t model;
+  tf_config_model(cfg, &model);
+  int32_t c = 0, h = 0, w = 0;
+  rc = tf_data_image(cfg->dataset, &c, &h, &w, err);
+  if (rc < 0) return rc;
+  tf_net_arch_t arch;
+  rc = tf_net_arch(&arch, c, h, w, &model, s.classes, err);
+  if (rc < 0) return rc;
+  /* tf_net_create: the batch rows of every activation and delta are padded to the lanes. */
+  const int chunk = model.n_conv > 0 ? CONV_EVAL_CHUNK : EVAL_CHUNK;
+  const int max_batch = cfg->batch > chunk ? cfg->batch : chunk;
+  const double ld = (double)((max_batch + TF_SPARSE_LANES - 1) / TF_SPARSE_LANES * TF_SPARSE_LANES);
+  double units = 0.0, widest = 0.0, lowered = 0.0;
+  for (int l = 0; l < s.n_layers; l++) {
+    units += (double)arch.sizes[l + 1];
+    /* A convolution also holds its output before pooling, and its lowered input (one image). */
+    if (l < arch.n_conv) {
+      units += (double)arch.conv[l].out_size;
+      const double cols = (double)arch.conv[l].fan_in * (double)arch.conv[l].ld;
+      if (cols > lowered) lowered = cols;
+    }
+    if ((double)s.layer_size[l] > widest) widest = (double)s.layer_size[l];
+  }
+  double m = 2.0 * lowered * f;              /* conv: lowered input and its gradient */
+  m += 3.0 * np * f;                         /* net: params, grads, mask */
+  m += ld * (double)s.input_dim * f;         /* net: the input batch */
+  m += 2.0 * ld * units * f;                 /* net: activations and deltas */
+  if (cfg->optimizer == TF_OPT_MOMENTUM || cfg->optimizer == TF_OPT_ADAM) m += np * f;
+  if (cfg->optimizer == TF_OPT_ADAM) m += np * f;
+  m += 6.0 * np * f;                         /* theta_0, theta_k, the ticket's and the control's
+                                              * final parameters and masks */
+  m += 2.0 * (double)s.mask_bytes;           /* this round's and the next round's mask bits */
+  m += 4.0 * ((double)s.n_test + (double)s.n_train + (double)max_batch); /* indices, labels */
+  /* Pruning's sort keys (16 bytes a weight of a layer, or of all for a global prune), or a
+   * random mask's indices: freed before training goes on, but held beside all of the above. */
+  const double keys = 16.0 * (cfg->scope == TF_SCOPE_GLOBAL ? nw : widest);
+  m += keys > 8.0 * widest ? keys : 8.0 * widest;
+  /* Sparse layers (below train.sparse_below): 20 bytes an entry besides the dense slab. */
+  if (cfg->sparse_below > 0) m += 20.0 * (cfg->sparse_below < 1 ? cfg->sparse_below : 1.0) * nw;
+  m += np * f;                               /* the results file's row of parameters */
+  *bytes = m;
+  return 0;
+}

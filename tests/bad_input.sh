@@ -5,14 +5,17 @@
 # `run` exit 2 with a message naming the file; nothing crashes or trips a sanitizer, and a
 # refused run leaves nothing behind. An output path that cannot be created fails with a message
 # naming it; a missing results file (status, summary) or an output that is a directory is bad
-# input (exit 2, one line naming it). With --full-disk instead: a run whose file outgrows a
+# input (exit 2, one line naming it). A sweep whose largest task cannot be allocated is refused
+# (exit 2) with the memory it needs, before any file exists. A truncated or damaged results file
+# is refused by run, status and summary, saying what is wrong, that it stays untouched, and what
+# to do, and it stays byte for byte the same. With --full-disk instead: a run whose file outgrows a
 # 2 MiB tmpfs exits 1 with a clear message, without hanging, and leaves a file h5dump reads
 # with every finished row intact.
 #   tests/bad_input.sh [--full-disk] path/to/ticketfarm
 # JOBS (default 4) refusals run at once: each is mostly mpirun start-up.
 set -euo pipefail
 
-usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
 mode=refusals
 case "${1:-}" in
   -h | --help) usage; exit 0 ;;
@@ -160,7 +163,66 @@ refusals() {
     "$TF" run "$tiny" -o "$w/progress-empty/out.h5" -p ''
   spawn refuse output-empty "$w/output-empty" "run needs an output file" 2 \
     "$TF" run "$tiny" -o ''
+  # A network that cannot fit in memory: the figure in the message, nothing created.
+  cat >"$w/huge.yaml" <<'YAML'
+name: huge
+model: {hidden: [100000, 100000, 100000]}
+train: {iterations: 100, eval_every: 100}
+prune: {rounds: 1}
+YAML
+  spawn refuse run-task-too-large "$w/huge" "task 0 needs about 1278.0 GiB of memory on its rank" 2 \
+    env TICKETFARM_DATA="$valid" mpirun -n 2 "$TF" run "$w/huge.yaml" -o "$w/huge/out.h5" -q
+  spawn refuse plan-task-too-large "$w/huge-plan" "1.2 TiB per rank for the largest task" 0 \
+    "$TF" plan "$w/huge.yaml"
+
+  # A results file cut short, and one with bytes of an object header overwritten.
+  local d="$T/damaged"
+  mkdir -p "$d"
+  env TICKETFARM_DATA="$valid" mpirun -n 2 "$TF" run "$tiny" -o "$d/good.h5" -q \
+    >"$T/logs/damaged-good.log" 2>&1 || echo "FAIL  damaged: the good run failed" >"$T/results/damaged"
+  local size
+  size=$(stat -c %s "$d/good.h5")
+  head -c $((size / 2)) "$d/good.h5" >"$d/cut.h5"
+  /usr/bin/python3 - "$d/good.h5" "$d/header.h5" <<'PY'
+import shutil, sys, h5py
+with h5py.File(sys.argv[1], "r") as f:
+    addr = h5py.h5o.get_info(f["results"].id).addr
+shutil.copy(sys.argv[1], sys.argv[2])
+with open(sys.argv[2], "r+b") as out:
+    out.seek(addr)
+    head = bytearray(out.read(16))
+    out.seek(addr)
+    out.write(bytes(b ^ 0x5A for b in head))
+PY
+  cp "$d/cut.h5" "$d/cut.before"
+  cp "$d/header.h5" "$d/header.before"
+  local cut_msg="is damaged: truncated: " header_msg="is damaged: damaged object header"
+  local keep="will not overwrite it: restore it from a copy, or move it away"
+  for what in cut header; do
+    local msg=$cut_msg
+    [ $what = header ] && msg=$header_msg
+    spawn refuse "damaged-$what-run" "$w/damaged-$what-run" "$d/$what.h5 $msg" 1 \
+      env TICKETFARM_DATA="$valid" mpirun -n 2 "$TF" run "$tiny" -o "$d/$what.h5" -q
+    spawn refuse "damaged-$what-status" "$w/damaged-$what-status" "$keep" 1 \
+      "$TF" status "$d/$what.h5"
+    spawn refuse "damaged-$what-summary" "$w/damaged-$what-summary" "$d/$what.h5 $msg" 1 \
+      "$TF" summary "$d/$what.h5"
+  done
   wait
+  local want_cut="($((size / 2)) of $size bytes"
+  grep -qF "$want_cut" "$T/logs/damaged-cut-status.log" ||
+    echo "FAIL  damaged-cut-size: no '$want_cut' in $(cat "$T/logs/damaged-cut-status.log")" \
+      >"$T/results/damaged-cut-size"
+  for what in cut header; do
+    cmp -s "$d/$what.h5" "$d/$what.before" ||
+      echo "FAIL  damaged-$what-untouched: the refused file was modified" \
+        >"$T/results/damaged-$what-untouched"
+    [ -e "$d/$what.h5.lock" ] && echo "FAIL  damaged-$what: left $d/$what.h5.lock" \
+      >"$T/results/damaged-$what-lock"
+  done
+  [ -e "$w/huge/out.h5.lock" ] && echo "FAIL  run-task-too-large: left a lock" \
+    >"$T/results/run-task-too-large-lock"
+
   local label
   for label in status-missing-file summary-missing-file status-directory plan-missing-sweep; do
     [ "$(wc -l <"$T/logs/$label.log")" = 1 ] ||

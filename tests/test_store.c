@@ -475,7 +475,7 @@ static void test_store_attaches_named_scales_to_every_axis(void) {
   free(round);
 
   const char *groups[] = {"results", "runtime"};
-  const int want_scales[] = {6, 4}, want_datasets[] = {19 + 2, 9};
+  const int want_scales[] = {6, 4}, want_datasets[] = {19 + 2, 12};
   for (int g = 0; g < 2; g++) {
     hid_t grp = H5Gopen2(f, groups[g], H5P_DEFAULT);
     scan_t scan = {0, 0};
@@ -1089,6 +1089,70 @@ static void test_store_runtime_records_each_runs_platform_and_notes_a_change(voi
   tf_sweep_free(sw);
 }
 
+static void test_store_records_open_attempts_and_poison_verdicts(void) {
+  char path[128];
+  path_in_tmp(path, sizeof path, "tries.h5");
+  tf_sweep_t *sw = parse(sweep_main);
+  tf_store_t *st = NULL;
+  tf_err_t err = {0};
+  ASSERT_INT_EQ(tf_store_create(&st, path, MPI_COMM_WORLD, sw, &err), 0);
+  int start[4], open[4], stalls[4], crashes[4];
+  ASSERT_INT_EQ(tf_store_read_tries(st, start, open, stalls, crashes, &err), 0);
+  for (int t = 0; t < 4; t++) ASSERT(start[t] == -1 && !open[t] && !stalls[t] && !crashes[t]);
+  /* Task 0 runs and its job dies; task 1 stops cleanly; task 2 is judged; task 3 is retried. */
+  ASSERT_INT_EQ(tf_store_begin_task(st, 0, 1, 0, &err), 0);
+  ASSERT_INT_EQ(tf_store_begin_task(st, 1, 1, 0, &err), 0);
+  ASSERT_INT_EQ(tf_store_begin_task(st, 1, 0, 0, &err), 0);
+  ASSERT_INT_EQ(tf_store_end_attempt(st, 1, &err), 0);
+  ASSERT_INT_EQ(tf_store_begin_task(st, 2, 1, 0, &err), 0);
+  ASSERT_INT_EQ(tf_store_judge_task(st, 2, 2, 1, &err), 0);
+  ASSERT_INT_EQ(tf_store_judge_task(st, 3, 3, 2, &err), 0);
+  ASSERT_INT_EQ(tf_store_reset_task(st, 3, &err), 0);
+  ASSERT_INT_EQ(tf_store_judge_task(st, 2, -1, 0, &err), TF_EINPUT);
+  ASSERT_INT_EQ(tf_store_judge_task(st, 4, 0, 0, &err), TF_EINPUT);
+  ASSERT_INT_EQ(tf_store_read_tries(st, start, open, stalls, crashes, &err), 0);
+  const int want_open[4] = {1, 0, 0, 0}, want_stalls[4] = {0, 0, 2, 0};
+  const int want_crashes[4] = {0, 0, 1, 2};
+  for (int t = 0; t < 4; t++) {
+    ASSERT_INT_EQ(open[t], want_open[t]);
+    ASSERT_INT_EQ(stalls[t], want_stalls[t]);
+    ASSERT_INT_EQ(crashes[t], want_crashes[t]);
+  }
+  /* Finishing closes the attempt too. */
+  finish(st, 0, TF_TASK_FAILED, "node-a", 0, fail_reason);
+  ASSERT_INT_EQ(tf_store_read_tries(st, start, open, stalls, crashes, &err), 0);
+  ASSERT_INT_EQ(open[0], 0);
+  ASSERT_INT_EQ(tf_store_close(st, &err), 0);
+
+  /* A file written before the three columns existed resumes and reports without them. */
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  if (rank == 0) {
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT(f >= 0);
+    ASSERT(H5Ldelete(f, "runtime/open_attempt", H5P_DEFAULT) >= 0);
+    ASSERT(H5Ldelete(f, "runtime/stalls", H5P_DEFAULT) >= 0);
+    ASSERT(H5Ldelete(f, "runtime/crashes", H5P_DEFAULT) >= 0);
+    H5Fclose(f);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  ASSERT_INT_EQ(tf_store_open(&st, path, MPI_COMM_WORLD, sw, &err), 0);
+  ASSERT_INT_EQ(tf_store_begin_task(st, 1, 2, 0, &err), 0);
+  ASSERT_INT_EQ(tf_store_judge_task(st, 1, 1, 0, &err), 0);
+  ASSERT_INT_EQ(tf_store_read_tries(st, start, open, stalls, crashes, &err), 0);
+  for (int t = 0; t < 4; t++) ASSERT(!open[t] && !stalls[t] && !crashes[t]);
+  ASSERT_INT_EQ(tf_store_close(st, &err), 0);
+  if (rank == 0) {
+    FILE *out = tmpfile();
+    ASSERT(out != NULL);
+    ASSERT_INT_EQ(tf_store_print_status(path, out, &err), 0);
+    fclose(out);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  unlink(path);
+  tf_sweep_free(sw);
+}
+
 /* One run writes everything; another is cut into three runs that stop mid-task. */
 static void test_store_sweep_written_in_runs_equals_one_go(void) {
   if (!have_command("h5diff --version")) {
@@ -1325,6 +1389,7 @@ int main(void) {
   RUN(test_store_open_refuses_other_dimensions_leaving_file_untouched);
   RUN(test_store_next_mask_of_each_round_reads_back);
   RUN(test_store_begin_and_reset_record_attempts);
+  RUN(test_store_records_open_attempts_and_poison_verdicts);
   RUN(test_store_sweep_written_in_runs_equals_one_go);
   RUN(test_store_runtime_records_each_runs_platform_and_notes_a_change);
   RUN(test_store_size_is_what_the_datasets_allocate);

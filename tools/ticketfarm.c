@@ -1,6 +1,7 @@
 /* The ticketfarm command line: run, plan, merge, status, summary and keys. */
 #include <cblas.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <mpi.h>
 #include <signal.h>
@@ -48,7 +49,11 @@ static const char usage_text[] =
     "                             of its own; 'merge' joins the shards' files\n"
     "      --stop-after TIME      stop as on SIGTERM after TIME (e.g. 11h30m, 90m, 45s)\n"
     "      --retry-failed         rerun the tasks recorded as failed\n"
-    "      --max-attempts N       fail a task started N times without finishing (default 3)\n"
+    "      --max-attempts N       fail a task as poison when its job died N times in a row\n"
+    "                             while it ran without finishing a new round (default 3);\n"
+    "                             progress is counted in finished rounds, where a resume\n"
+    "                             restarts; a crash of its rank (SIGSEGV, SIGBUS, SIGFPE,\n"
+    "                             SIGABRT, recorded in OUT.h5.crashes) always counts\n"
     "                             SIGTERM or SIGUSR1 stops at the next safe point (exit 3);\n"
     "                             a second signal stops at once\n"
     "  plan SWEEP.yaml            validate the sweep; print its tasks, expected work and file\n"
@@ -68,7 +73,10 @@ static const char usage_text[] =
     "  -V, --version              the version\n"
     "\n"
     "exit codes: 0 done, 1 runtime failure (or failed tasks), 2 bad usage or input,\n"
-    "3 interrupted (resumable)\n";
+    "3 interrupted (resumable)\n"
+    "\n"
+    "test only: TICKETFARM_TEST_CRASH_TASK=T makes run raise SIGSEGV on the rank running\n"
+    "task T once it has finished a round there (to test the handling of poison tasks)\n";
 
 /* SIGTERM, SIGUSR1, SIGINT: the first asks the farm to stop at the next safe point (exit 3,
  * resumable); a second ends the process at once, also with exit code 3. */
@@ -88,6 +96,72 @@ static void install_stop_signals(void) {
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGUSR1, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
+}
+
+/* SIGSEGV, SIGBUS, SIGFPE, SIGABRT: append "task T signal S" to the crash record file when a
+ * task was running, so the next run blames that task alone; then die of the signal as before.
+ * Only async-signal-safe calls: the path is built before the handlers are installed. */
+static char crash_path[4096];
+
+static size_t put_long(char *buf, long v) {
+  char digits[24];
+  size_t n = 0, k = 0;
+  if (v < 0) {
+    buf[k++] = '-';
+    v = -v;
+  }
+  do {
+    digits[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v > 0);
+  while (n > 0) buf[k++] = digits[--n];
+  return k;
+}
+
+static void on_fatal_signal(int sig) {
+  long task = tf_farm_current_task();
+  if (task >= 0 && crash_path[0] != '\0') {
+    char line[64];
+    size_t k = 0;
+    memcpy(line, "task ", 5);
+    k = 5 + put_long(line + 5, task);
+    memcpy(line + k, " signal ", 8);
+    k += 8;
+    k += put_long(line + k, sig);
+    line[k++] = '\n';
+    int fd = open(crash_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      ssize_t wrote = write(fd, line, k);
+      (void)wrote;
+      close(fd);
+    }
+  }
+  /* SA_RESETHAND restored the default action: the signal ends the process on return. */
+  raise(sig);
+}
+
+static void install_crash_signals(const char *out) {
+  if (tf_farm_crash_file(out, crash_path, sizeof crash_path) >= (int)sizeof crash_path) {
+    crash_path[0] = '\0';
+    return;
+  }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_fatal_signal;
+  sa.sa_flags = SA_RESETHAND;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGSEGV, &sa, NULL);
+  sigaction(SIGBUS, &sa, NULL);
+  sigaction(SIGFPE, &sa, NULL);
+  sigaction(SIGABRT, &sa, NULL);
+}
+
+/* TICKETFARM_TEST_CRASH_TASK (tests only): the task whose rank crashes after a finished round. */
+static long crash_task = -1;
+
+static void crash_after_round(long task, int round) {
+  (void)round;
+  if (task == crash_task) raise(SIGSEGV);
 }
 
 static int usage_error(const char *fmt, const char *arg) {
@@ -264,6 +338,22 @@ static int cmd_plan(int argc, char **argv) {
          core_h, core_h / 2.0);
   printf("file: about %s when every task is done (space is used as tasks write their rows)\n",
          human_bytes(bytes, size_text, sizeof size_text));
+  tf_farm_memory_t mem;
+  if (tf_farm_memory(sw, &mem, &err) < 0) {
+    tf_sweep_free(sw);
+    return fail(&err);
+  }
+  char task_text[32], shared_text[32], lib_text[32], limit_text[32];
+  printf("memory: about %s per rank for the largest task (task %ld), plus %s of datasets the "
+         "ranks of a node share and %s of libraries per rank",
+         human_bytes(mem.task, task_text, sizeof task_text), mem.largest,
+         human_bytes(mem.shared, shared_text, sizeof shared_text),
+         human_bytes(mem.libraries, lib_text, sizeof lib_text));
+  if (mem.limit > 0)
+    printf("; this machine allows %s (%s)%s", human_bytes(mem.limit, limit_text, sizeof limit_text),
+           mem.limit_what,
+           mem.task + mem.shared + mem.libraries > mem.limit ? ": too much, run refuses it" : "");
+  printf("\n");
   if (shards > 0 && print_shards(sw, shards, &err) < 0) {
     tf_sweep_free(sw);
     return fail(&err);
@@ -474,8 +564,17 @@ static int cmd_run(int argc, char **argv) {
     return usage_error("run needs an output file: -o OUT.h5%s", "");
   const char *sweep_path = argv[optind];
 
+  const char *crash_env = getenv("TICKETFARM_TEST_CRASH_TASK");
+  if (crash_env != NULL && crash_env[0] != '\0') {
+    char *end;
+    crash_task = strtol(crash_env, &end, 10);
+    if (*end != '\0' || crash_task < 0)
+      return usage_error("TICKETFARM_TEST_CRASH_TASK takes a task number, not '%s'", crash_env);
+  }
   install_stop_signals();
   MPI_Init(&argc, &argv);
+  /* After MPI_Init, which may install handlers of its own for these signals. */
+  install_crash_signals(out);
   openblas_set_num_threads(1);
   int rank, size;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -506,7 +605,8 @@ static int cmd_run(int argc, char **argv) {
   tf_farm_options_t opt = {.data_root = data, .progress_every = progress_every,
                            .stop_after = stop_after, .max_attempts = max_attempts,
                            .retry_failed = retry_failed, .shard_k = shard.k,
-                           .shard_n = shard.n};
+                           .shard_n = shard.n,
+                           .after_round = crash_task >= 0 ? crash_after_round : NULL};
   tf_farm_report_t report;
   rc = tf_farm_run(sw, out, &opt, &report, &err);
   tf_sweep_free(sw);

@@ -106,11 +106,28 @@ int tf_store_read_next_mask(tf_store_t *st, long task, uint8_t *bits, size_t n, 
 
 /* Rank-local, before a task runs: records in /runtime how many times a run has started it and
  * the round this attempt starts at (0 = from scratch; the task's round count when only its
- * finish is left; -1 never started), and clears its finish time and failure reason. Also used
- * to put back the previous values when an attempt should not count. */
+ * finish is left; -1 never started), and clears its finish time and failure reason, and
+ * marks the attempt open (/runtime/open_attempt). Also used to put back the previous values
+ * when an attempt should not count, followed by tf_store_end_attempt to close it. */
 int tf_store_begin_task(tf_store_t *st, long task, int attempts, int start_round, tf_err_t *err);
 
-/* Rank-local: makes task pending with no round done (status first), to rerun it from scratch. */
+/* Rank-local: the poison bookkeeping of every task (each array holds tf_grid_tasks(sw)
+ * entries): the round its last attempt started at (-1 never), whether that attempt is still
+ * open (it neither finished nor stopped cleanly: the job died in it, or it runs now), the job
+ * deaths in a row without progress, and the crashes of its rank recorded for it. A file written
+ * before the last three existed reads zeros for them. */
+int tf_store_read_tries(tf_store_t *st, int *start_round, int *open, int *stalls, int *crashes,
+                        tf_err_t *err);
+
+/* Rank-local: records the verdict on task's last attempt (its stalls and crashes counts) and
+ * closes the attempt, so that no later run judges it again. tf_store_begin_task opens one. */
+int tf_store_judge_task(tf_store_t *st, long task, int stalls, int crashes, tf_err_t *err);
+
+/* Rank-local: closes task's attempt without a verdict (a clean stop: it never counts). */
+int tf_store_end_attempt(tf_store_t *st, long task, tf_err_t *err);
+
+/* Rank-local: makes task pending with no round done (status first), to rerun it from scratch;
+ * its stalls go back to 0. */
 int tf_store_reset_task(tf_store_t *st, long task, tf_err_t *err);
 
 /* Collective: H5Fflush(GLOBAL), so that everything written so far survives a power loss. */

@@ -106,4 +106,10 @@ double tf_ticket_cost(const tf_config_t *cfg);
 /* The share of tf_ticket_cost that round `round` (0 .. cfg->rounds) takes; 0 outside. */
 double tf_ticket_round_cost(const tf_config_t *cfg, int round);
 
+/* Rank-local: the bytes of memory one rank allocates to run the task cfg describes (every
+ * parameter slab copy, the optimiser's state, masks, the activations of the training batch or
+ * evaluation chunk, pruning's keys and the sparse layers at their largest), from tf_ticket_shape;
+ * without the datasets (shared by the ranks of a node) and the libraries' own memory. */
+int tf_ticket_memory(const tf_config_t *cfg, double *bytes, tf_err_t *err);
+
 #endif
