@@ -163,16 +163,17 @@ refusals() {
     "$TF" run "$tiny" -o "$w/progress-empty/out.h5" -p ''
   spawn refuse output-empty "$w/output-empty" "run needs an output file" 2 \
     "$TF" run "$tiny" -o ''
-  # A network that cannot fit in memory: the figure in the message, nothing created.
+  # A network that cannot fit in memory: the figure in the message, nothing created (its layers
+  # stay below 2^31 weights each, which the sweep check refuses on its own).
   cat >"$w/huge.yaml" <<'YAML'
 name: huge
-model: {hidden: [100000, 100000, 100000]}
+model: {hidden: [40000, 40000, 40000, 40000]}
 train: {iterations: 100, eval_every: 100}
 prune: {rounds: 1}
 YAML
-  spawn refuse run-task-too-large "$w/huge" "task 0 needs about 1278.0 GiB of memory on its rank" 2 \
+  spawn refuse run-task-too-large "$w/huge" "task 0 needs about 296.2 GiB of memory on its rank" 2 \
     env TICKETFARM_DATA="$valid" mpirun -n 2 "$TF" run "$w/huge.yaml" -o "$w/huge/out.h5" -q
-  spawn refuse plan-task-too-large "$w/huge-plan" "1.2 TiB per rank for the largest task" 0 \
+  spawn refuse plan-task-too-large "$w/huge-plan" "296.2 GiB per rank for the largest task" 0 \
     "$TF" plan "$w/huge.yaml"
 
   # A results file cut short, and one with bytes of an object header overwritten.
