@@ -1,6 +1,7 @@
 /* Network forward and backward (convolutions with ReLU and max-pooling, ReLU hidden layers,
  * softmax cross-entropy) on cblas_sgemm for dense layers and sparse kernels for pruned ones,
- * fused with the optimiser; the plain-loop reference it is tested against is in net_ref.c. */
+ * fused with the optimiser; the convolution layers' passes are in net_conv.c and the plain-loop
+ * reference it is tested against in net_ref.c. */
 #include "ticketfarm/net.h"
 
 #include <cblas.h>
@@ -338,8 +339,8 @@ static void zero_lanes(float *x, int rows, size_t ld, size_t from, size_t to) {
   for (int i = 0; i < rows; i++) memset(x + (size_t)i * ld + from, 0, (to - from) * sizeof *x);
 }
 
-/* The optimiser's update of layer l, from the gradients of the current plan. */
-static void update_layer(tf_net_t *net, tf_optim_t *opt, int l) {
+/* The optimiser's update of layer l (net_internal.h). */
+void tf_net_update_layer(tf_net_t *net, tf_optim_t *opt, int l) {
   size_t out = (size_t)net->rows[l], in = (size_t)net->cols[l];
   if (net->sparse[l]) {
     tf_sparse_t *sp = &net->sp[l];
@@ -354,62 +355,13 @@ static void update_layer(tf_net_t *net, tf_optim_t *opt, int l) {
   }
 }
 
-/* ---- Convolution layers: images one after the other, (n, c, h, w), in every plan ---- */
-
-/* Where convolution l hands on its output: act[l + 1], or net->flat for the last one in a
- * feature-major plan (transposed into act[n_conv] for the dense layers). */
-static float *conv_out(tf_net_t *net, int l) {
-  return l == net->n_conv - 1 && net->feature_major ? net->flat : net->act[l + 1];
-}
-
-/* The convolution layers on x (n, sizes[0]), n <= max_batch; ReLU on every one. */
-static void conv_forward(tf_net_t *net, const float *x, int n) {
-  for (int l = 0; l < net->n_conv; l++) {
-    const tf_conv_t *cv = &net->conv[l];
-    const float *in = l == 0 ? x : net->act[l];
-    const float *b = net->params + net->b_off[l];
-    float *out = conv_out(net, l);
-    float *y = net->pooled[l] ? net->cy[l] : out;
-    if (net->sparse[l])
-      tf_conv_forward_sparse(cv, &net->cw, &net->sp[l], b, in, n, 1, y);
-    else
-      tf_conv_forward(cv, &net->cw, net->params + net->w_off[l], b, in, n, 1, y);
-    if (net->pooled[l]) tf_conv_pool_forward(&net->pool[l], y, n, out, net->carg[l]);
-  }
-}
-
-/* Backward through the convolution layers, given dtop (n, sizes[n_conv]), the loss gradient
- * with respect to the last one's output where that output is > 0 and +0 elsewhere (the ReLU's
- * derivative applied, through the max-pool when there is one); each layer updated as soon as
- * its gradient is ready. */
-static void conv_backward(tf_net_t *net, const float *x, const float *dtop, int n,
-                          tf_optim_t *opt) {
-  for (int l = net->n_conv - 1; l >= 0; l--) {
-    const tf_conv_t *cv = &net->conv[l];
-    const float *d = l == net->n_conv - 1 ? dtop : net->delta[l + 1];
-    if (net->pooled[l]) {
-      tf_conv_pool_backward(&net->pool[l], d, net->carg[l], n, net->cdy[l]);
-      d = net->cdy[l];
-    }
-    const float *in = l == 0 ? x : net->act[l];
-    float *dx = l > 0 ? net->delta[l] : NULL;
-    float *gb = net->grads + net->b_off[l];
-    if (net->sparse[l])
-      tf_conv_backward_sparse(cv, &net->cw, &net->sp[l], in, d, n, gb, dx, 1);
-    else
-      tf_conv_backward(cv, &net->cw, net->params + net->w_off[l], in, d, n,
-                       net->grads + net->w_off[l], gb, dx, 1);
-    if (opt != NULL) update_layer(net, opt, l);
-  }
-}
-
 /* ---- Row-major batches (the dense plan) ---- */
 
 /* act[1..n_layers] for input x (n rows); act[n_layers] holds the logits. */
 static void forward_rm(tf_net_t *net, const float *x, int n) {
   const float *a = x;
   if (net->n_conv > 0) {
-    conv_forward(net, x, n);
+    tf_net_conv_forward(net, x, n);
     a = net->act[net->n_conv];
   }
   for (int l = net->n_conv; l < net->n_layers; l++) {
@@ -444,9 +396,9 @@ static float train_rm(tf_net_t *net, const float *x, const int32_t *y, int n, tf
       relu_backward(net->delta[l], net->act[l], n, (size_t)in, (size_t)in);
     }
     /* Straight after the layer's last use of its weights, while its gradient is in cache. */
-    if (opt != NULL) update_layer(net, opt, l);
+    if (opt != NULL) tf_net_update_layer(net, opt, l);
   }
-  if (net->n_conv > 0) conv_backward(net, x, net->delta[net->n_conv], n, opt);
+  if (net->n_conv > 0) tf_net_conv_backward(net, x, net->delta[net->n_conv], n, opt);
   return (float)(loss / n);
 }
 
@@ -509,7 +461,7 @@ static void blocks_to_rows(float *src, int dim, int n, float *dst) {
 /* The convolution layers on row-major x, their output transposed into act[n_conv] for the dense
  * layers of a feature-major plan. */
 static void conv_forward_fm(tf_net_t *net, const float *x, int n) {
-  conv_forward(net, x, n);
+  tf_net_conv_forward(net, x, n);
   rows_to_blocks(net->flat, net->sizes[net->n_conv], n, net->act[net->n_conv]);
 }
 
@@ -589,11 +541,11 @@ static float train_fm(tf_net_t *net, const float *x, const int32_t *y, int n, tf
       }
       zero_lanes(da, in, bk.lanes, (size_t)bk.count, bk.lanes);
     }
-    if (opt != NULL) update_layer(net, opt, l);
+    if (opt != NULL) tf_net_update_layer(net, opt, l);
   }
   if (net->n_conv > 0) {
     blocks_to_rows(net->delta[net->n_conv], net->sizes[net->n_conv], n, net->dflat);
-    conv_backward(net, x, net->dflat, n, opt);
+    tf_net_conv_backward(net, x, net->dflat, n, opt);
   }
   return (float)(loss / n);
 }
@@ -662,7 +614,7 @@ float tf_net_step(tf_net_t *net, tf_optim_t *opt, const int32_t *y, int n) {
 
 void tf_net_update(tf_net_t *net, tf_optim_t *opt) {
   tf_optim_begin_step(opt);
-  for (int l = net->n_layers - 1; l >= 0; l--) update_layer(net, opt, l);
+  for (int l = net->n_layers - 1; l >= 0; l--) tf_net_update_layer(net, opt, l);
 }
 
 float tf_net_train_grad(tf_net_t *net, const float *x, const int32_t *y, int n) {
