@@ -351,26 +351,55 @@ int tf_data_load(tf_dataset_t *ds, const char *dir, const char *name, tf_err_t *
   return tf_data_load_into(ds, dir, name, NULL, err);
 }
 
+/* The CIFAR-10 half of tf_data_load_into: the batch files into `into`, or a block of its own
+ * when `into` is NULL. */
+static int load_cifar(tf_dataset_t *ds, const data_shape_t *shape, const char *dir,
+                      const char *name, uint8_t *into, tf_err_t *err) {
+  uint8_t *block = into != NULL ? into : malloc(tf_cifar_bytes());
+  if (block == NULL)
+    return tf_err_set(err, TF_ENOMEM, "dataset '%s': no memory for %zu bytes", name,
+                      tf_cifar_bytes());
+  int rc = tf_cifar_load_into(dir, block, err);
+  if (rc < 0) {
+    if (into == NULL) free(block);
+    return rc;
+  }
+  carve(ds, shape, name, block);
+  ds->owned = into != NULL ? NULL : block;
+  return 0;
+}
+
+/* Every count and shape of the opened IDX files checked from their headers, before any pixel
+ * is read. */
+static int check_idx_headers(const idx_file_t *files, const data_shape_t *shape,
+                             const char *name, tf_err_t *err) {
+  for (int k = 0; k < IDX_FILES; k += 2) {
+    const idx_file_t *img = &files[k], *lab = &files[k + 1];
+    int32_t want_n = k == TRAIN_IMAGES ? shape->n_train : shape->n_test;
+    if (img->rank != 3)
+      return tf_err_set(err, TF_EFORMAT, "%s: rank %d, expected 3 (images)", img->path,
+                        img->rank);
+    if (lab->rank != 1)
+      return tf_err_set(err, TF_EFORMAT, "%s: rank %d, expected 1 (labels)", lab->path,
+                        lab->rank);
+    if (img->dims[0] != lab->dims[0])
+      return tf_err_set(err, TF_EFORMAT, "%s has %d images but %s has %d labels", img->path,
+                        img->dims[0], lab->path, lab->dims[0]);
+    if (img->dims[0] != want_n || (int64_t)img->dims[1] * img->dims[2] != shape->dim)
+      return tf_err_set(err, TF_EFORMAT, "%s: %d images of %d x %d pixels, but %s has %d of %d",
+                        img->path, img->dims[0], img->dims[1], img->dims[2], name, want_n,
+                        shape->dim);
+  }
+  return 0;
+}
+
 int tf_data_load_into(tf_dataset_t *ds, const char *dir, const char *name, uint8_t *into,
                       tf_err_t *err) {
   memset(ds, 0, sizeof *ds);
   int i = data_index(name, err);
   if (i < 0) return i;
   const data_shape_t *shape = &data_shapes[i];
-  if (is_cifar(i)) {
-    uint8_t *block = into != NULL ? into : malloc(tf_cifar_bytes());
-    if (block == NULL)
-      return tf_err_set(err, TF_ENOMEM, "dataset '%s': no memory for %zu bytes", name,
-                        tf_cifar_bytes());
-    int rc = tf_cifar_load_into(dir, block, err);
-    if (rc < 0) {
-      if (into == NULL) free(block);
-      return rc;
-    }
-    carve(ds, shape, name, block);
-    ds->owned = into != NULL ? NULL : block;
-    return 0;
-  }
+  if (is_cifar(i)) return load_cifar(ds, shape, dir, name, into, err);
 
   char paths[IDX_FILES][4096];
   idx_file_t files[IDX_FILES];
@@ -383,31 +412,8 @@ int tf_data_load_into(tf_dataset_t *ds, const char *dir, const char *name, uint8
     rc = idx_open(&files[opened], paths[opened], err);
     if (rc < 0) goto fail;
   }
-
-  /* Every count and shape is checked from the headers before any pixel is read. */
-  for (int k = 0; k < IDX_FILES; k += 2) {
-    idx_file_t *img = &files[k], *lab = &files[k + 1];
-    int32_t want_n = k == TRAIN_IMAGES ? shape->n_train : shape->n_test;
-    if (img->rank != 3) {
-      rc = tf_err_set(err, TF_EFORMAT, "%s: rank %d, expected 3 (images)", img->path, img->rank);
-      goto fail;
-    }
-    if (lab->rank != 1) {
-      rc = tf_err_set(err, TF_EFORMAT, "%s: rank %d, expected 1 (labels)", lab->path, lab->rank);
-      goto fail;
-    }
-    if (img->dims[0] != lab->dims[0]) {
-      rc = tf_err_set(err, TF_EFORMAT, "%s has %d images but %s has %d labels", img->path,
-                      img->dims[0], lab->path, lab->dims[0]);
-      goto fail;
-    }
-    if (img->dims[0] != want_n || (int64_t)img->dims[1] * img->dims[2] != shape->dim) {
-      rc =
-          tf_err_set(err, TF_EFORMAT, "%s: %d images of %d x %d pixels, but %s has %d of %d",
-                     img->path, img->dims[0], img->dims[1], img->dims[2], name, want_n, shape->dim);
-      goto fail;
-    }
-  }
+  rc = check_idx_headers(files, shape, name, err);
+  if (rc < 0) goto fail;
 
   size_t total = 0;
   for (int k = 0; k < IDX_FILES; k++) total += files[k].bytes;

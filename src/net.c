@@ -1,6 +1,7 @@
 /* Network forward and backward (convolutions with ReLU and max-pooling, ReLU hidden layers,
  * softmax cross-entropy) on cblas_sgemm for dense layers and sparse kernels for pruned ones,
- * fused with the optimiser, and the plain-loop reference it is tested against. */
+ * fused with the optimiser; the convolution layers' passes are in net_conv.c and the plain-loop
+ * reference it is tested against in net_ref.c. */
 #include "ticketfarm/net.h"
 
 #include <cblas.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net_internal.h"
 #include "vector.h"
 
 /* Slabs start on a cache line, so vector loads in the elementwise loops and in OpenBLAS's
@@ -246,12 +248,8 @@ void tf_net_sync(tf_net_t *net) {
     if (net->sparse[l]) tf_sparse_scatter(&net->sp[l], net->params + net->w_off[l]);
 }
 
-/* Softmax cross-entropy of logits z (n, c) against y: adds the summed loss to *loss_sum, the
- * argmax hits (ties to the lower class) to *correct, and, when dz is not NULL, writes
- * dz = (softmax - onehot) / n_mean. The max is subtracted before exp so large logits cannot
- * overflow; loss = logsumexp(z) - z_y. Example i's logit j is z[i * zi + j * zj], so one loop
- * serves both layouts and gives the same bits in each. */
-static void softmax_xent(const float *z, size_t zi, size_t zj, const int32_t *y, int n, int c,
+/* The softmax cross-entropy (net_internal.h). */
+void tf_net_softmax_xent(const float *z, size_t zi, size_t zj, const int32_t *y, int n, int c,
                          int n_mean, float *dz, double *loss_sum, long *correct) {
   double sum = 0.0;
   long hits = 0;
@@ -283,8 +281,6 @@ static void softmax_xent(const float *z, size_t zi, size_t zj, const int32_t *y,
 /* The elementwise kernels below take restrict pointers and run each loop over a multiple of 8
  * elements before the rest, so that gcc vectorises them at -O2 too (its cheapest cost model
  * refuses loops that need a scalar epilogue). */
-
-static inline float relu(float v) { return v > 0.0f ? v : 0.0f; }
 
 /* z (rows, cols) += b, b[j] added to column j (row-major batches) or to row j (feature-major,
  * b_per_row), then ReLU on hidden layers: bias and activation in one pass. */
@@ -343,8 +339,8 @@ static void zero_lanes(float *x, int rows, size_t ld, size_t from, size_t to) {
   for (int i = 0; i < rows; i++) memset(x + (size_t)i * ld + from, 0, (to - from) * sizeof *x);
 }
 
-/* The optimiser's update of layer l, from the gradients of the current plan. */
-static void update_layer(tf_net_t *net, tf_optim_t *opt, int l) {
+/* The optimiser's update of layer l (net_internal.h). */
+void tf_net_update_layer(tf_net_t *net, tf_optim_t *opt, int l) {
   size_t out = (size_t)net->rows[l], in = (size_t)net->cols[l];
   if (net->sparse[l]) {
     tf_sparse_t *sp = &net->sp[l];
@@ -359,62 +355,13 @@ static void update_layer(tf_net_t *net, tf_optim_t *opt, int l) {
   }
 }
 
-/* ---- Convolution layers: images one after the other, (n, c, h, w), in every plan ---- */
-
-/* Where convolution l hands on its output: act[l + 1], or net->flat for the last one in a
- * feature-major plan (transposed into act[n_conv] for the dense layers). */
-static float *conv_out(tf_net_t *net, int l) {
-  return l == net->n_conv - 1 && net->feature_major ? net->flat : net->act[l + 1];
-}
-
-/* The convolution layers on x (n, sizes[0]), n <= max_batch; ReLU on every one. */
-static void conv_forward(tf_net_t *net, const float *x, int n) {
-  for (int l = 0; l < net->n_conv; l++) {
-    const tf_conv_t *cv = &net->conv[l];
-    const float *in = l == 0 ? x : net->act[l];
-    const float *b = net->params + net->b_off[l];
-    float *out = conv_out(net, l);
-    float *y = net->pooled[l] ? net->cy[l] : out;
-    if (net->sparse[l])
-      tf_conv_forward_sparse(cv, &net->cw, &net->sp[l], b, in, n, 1, y);
-    else
-      tf_conv_forward(cv, &net->cw, net->params + net->w_off[l], b, in, n, 1, y);
-    if (net->pooled[l]) tf_conv_pool_forward(&net->pool[l], y, n, out, net->carg[l]);
-  }
-}
-
-/* Backward through the convolution layers, given dtop (n, sizes[n_conv]), the loss gradient
- * with respect to the last one's output where that output is > 0 and +0 elsewhere (the ReLU's
- * derivative applied, through the max-pool when there is one); each layer updated as soon as
- * its gradient is ready. */
-static void conv_backward(tf_net_t *net, const float *x, const float *dtop, int n,
-                          tf_optim_t *opt) {
-  for (int l = net->n_conv - 1; l >= 0; l--) {
-    const tf_conv_t *cv = &net->conv[l];
-    const float *d = l == net->n_conv - 1 ? dtop : net->delta[l + 1];
-    if (net->pooled[l]) {
-      tf_conv_pool_backward(&net->pool[l], d, net->carg[l], n, net->cdy[l]);
-      d = net->cdy[l];
-    }
-    const float *in = l == 0 ? x : net->act[l];
-    float *dx = l > 0 ? net->delta[l] : NULL;
-    float *gb = net->grads + net->b_off[l];
-    if (net->sparse[l])
-      tf_conv_backward_sparse(cv, &net->cw, &net->sp[l], in, d, n, gb, dx, 1);
-    else
-      tf_conv_backward(cv, &net->cw, net->params + net->w_off[l], in, d, n,
-                       net->grads + net->w_off[l], gb, dx, 1);
-    if (opt != NULL) update_layer(net, opt, l);
-  }
-}
-
 /* ---- Row-major batches (the dense plan) ---- */
 
 /* act[1..n_layers] for input x (n rows); act[n_layers] holds the logits. */
 static void forward_rm(tf_net_t *net, const float *x, int n) {
   const float *a = x;
   if (net->n_conv > 0) {
-    conv_forward(net, x, n);
+    tf_net_conv_forward(net, x, n);
     a = net->act[net->n_conv];
   }
   for (int l = net->n_conv; l < net->n_layers; l++) {
@@ -433,7 +380,7 @@ static float train_rm(tf_net_t *net, const float *x, const int32_t *y, int n, tf
   forward_rm(net, x, n);
   double loss = 0.0;
   int c = net->sizes[nl];
-  softmax_xent(net->act[nl], (size_t)c, 1, y, n, c, n, net->delta[nl], &loss, NULL);
+  tf_net_softmax_xent(net->act[nl], (size_t)c, 1, y, n, c, n, net->delta[nl], &loss, NULL);
 
   for (int l = nl - 1; l >= net->n_conv; l--) {
     int in = net->sizes[l], out = net->sizes[l + 1];
@@ -449,9 +396,9 @@ static float train_rm(tf_net_t *net, const float *x, const int32_t *y, int n, tf
       relu_backward(net->delta[l], net->act[l], n, (size_t)in, (size_t)in);
     }
     /* Straight after the layer's last use of its weights, while its gradient is in cache. */
-    if (opt != NULL) update_layer(net, opt, l);
+    if (opt != NULL) tf_net_update_layer(net, opt, l);
   }
-  if (net->n_conv > 0) conv_backward(net, x, net->delta[net->n_conv], n, opt);
+  if (net->n_conv > 0) tf_net_conv_backward(net, x, net->delta[net->n_conv], n, opt);
   return (float)(loss / n);
 }
 
@@ -514,7 +461,7 @@ static void blocks_to_rows(float *src, int dim, int n, float *dst) {
 /* The convolution layers on row-major x, their output transposed into act[n_conv] for the dense
  * layers of a feature-major plan. */
 static void conv_forward_fm(tf_net_t *net, const float *x, int n) {
-  conv_forward(net, x, n);
+  tf_net_conv_forward(net, x, n);
   rows_to_blocks(net->flat, net->sizes[net->n_conv], n, net->act[net->n_conv]);
 }
 
@@ -552,8 +499,8 @@ static void softmax_fm(tf_net_t *net, const int32_t *y, int n, float *dz, double
   for (int bi = 0; bi < n_blocks(n); bi++) {
     const block_t bk = block_of(n, bi);
     float *dzb = dz != NULL ? block_at(dz, c, &bk) : NULL;
-    softmax_xent(block_at(net->act[net->n_layers], c, &bk), 1, bk.lanes, y + bk.first, bk.count,
-                 c, n, dzb, loss_sum, correct);
+    tf_net_softmax_xent(block_at(net->act[net->n_layers], c, &bk), 1, bk.lanes, y + bk.first,
+                        bk.count, c, n, dzb, loss_sum, correct);
     if (dzb != NULL) zero_lanes(dzb, c, bk.lanes, (size_t)bk.count, bk.lanes);
   }
 }
@@ -594,11 +541,11 @@ static float train_fm(tf_net_t *net, const float *x, const int32_t *y, int n, tf
       }
       zero_lanes(da, in, bk.lanes, (size_t)bk.count, bk.lanes);
     }
-    if (opt != NULL) update_layer(net, opt, l);
+    if (opt != NULL) tf_net_update_layer(net, opt, l);
   }
   if (net->n_conv > 0) {
     blocks_to_rows(net->delta[net->n_conv], net->sizes[net->n_conv], n, net->dflat);
-    conv_backward(net, x, net->dflat, n, opt);
+    tf_net_conv_backward(net, x, net->dflat, n, opt);
   }
   return (float)(loss / n);
 }
@@ -667,7 +614,7 @@ float tf_net_step(tf_net_t *net, tf_optim_t *opt, const int32_t *y, int n) {
 
 void tf_net_update(tf_net_t *net, tf_optim_t *opt) {
   tf_optim_begin_step(opt);
-  for (int l = net->n_layers - 1; l >= 0; l--) update_layer(net, opt, l);
+  for (int l = net->n_layers - 1; l >= 0; l--) tf_net_update_layer(net, opt, l);
 }
 
 float tf_net_train_grad(tf_net_t *net, const float *x, const int32_t *y, int n) {
@@ -684,7 +631,7 @@ void tf_net_eval_batch(tf_net_t *net, const int32_t *y, int n, double *loss_sum,
     softmax_fm(net, y, n, NULL, loss_sum, correct);
   } else {
     forward_rm(net, net->x, n);
-    softmax_xent(net->act[nl], (size_t)c, 1, y, n, c, n, NULL, loss_sum, correct);
+    tf_net_softmax_xent(net->act[nl], (size_t)c, 1, y, n, c, n, NULL, loss_sum, correct);
   }
 }
 
@@ -704,95 +651,7 @@ void tf_net_eval(tf_net_t *net, const float *x, const int32_t *y, int n, double 
       softmax_fm(net, y + i0, m, NULL, loss_sum, correct);
     } else {
       forward_rm(net, xi, m);
-      softmax_xent(net->act[nl], (size_t)c, 1, y + i0, m, c, m, NULL, loss_sum, correct);
+      tf_net_softmax_xent(net->act[nl], (size_t)c, 1, y + i0, m, c, m, NULL, loss_sum, correct);
     }
-  }
-}
-
-/* ---- The reference ---- */
-
-static void forward_naive(tf_net_t *net, const float *x, int n) {
-  const float *a = x;
-  for (int l = 0; l < net->n_conv; l++) {
-    float *out = net->act[l + 1];
-    float *y = net->pooled[l] ? net->cy[l] : out;
-    tf_conv_forward_naive(&net->conv[l], net->params + net->w_off[l], net->params + net->b_off[l],
-                          a, n, 1, y);
-    if (net->pooled[l]) tf_conv_pool_forward_naive(&net->pool[l], y, n, out);
-    a = out;
-  }
-  for (int l = net->n_conv; l < net->n_layers; l++) {
-    int in = net->sizes[l], out = net->sizes[l + 1];
-    const float *w = net->params + net->w_off[l];
-    const float *b = net->params + net->b_off[l];
-    float *z = net->act[l + 1];
-    for (int i = 0; i < n; i++) {
-      for (int j = 0; j < out; j++) {
-        float s = 0.0f;
-        for (int k = 0; k < in; k++) s += a[(size_t)i * in + k] * w[(size_t)j * in + k];
-        s += b[j];
-        z[(size_t)i * out + j] = l + 1 < net->n_layers ? relu(s) : s;
-      }
-    }
-    a = z;
-  }
-}
-
-float tf_net_train_grad_naive(tf_net_t *net, const float *x, const int32_t *y, int n) {
-  int nl = net->n_layers;
-  forward_naive(net, x, n);
-  double loss = 0.0;
-  int c = net->sizes[nl];
-  softmax_xent(net->act[nl], (size_t)c, 1, y, n, c, n, net->delta[nl], &loss, NULL);
-
-  for (int l = nl - 1; l >= net->n_conv; l--) {
-    int in = net->sizes[l], out = net->sizes[l + 1];
-    const float *a = l == 0 ? x : net->act[l];
-    const float *dz = net->delta[l + 1];
-    const float *w = net->params + net->w_off[l];
-    float *gw = net->grads + net->w_off[l];
-    float *gb = net->grads + net->b_off[l];
-    for (int j = 0; j < out; j++) {
-      for (int k = 0; k < in; k++) {
-        float s = 0.0f;
-        for (int i = 0; i < n; i++) s += dz[(size_t)i * out + j] * a[(size_t)i * in + k];
-        gw[(size_t)j * in + k] = s;
-      }
-      float s = 0.0f;
-      for (int i = 0; i < n; i++) s += dz[(size_t)i * out + j];
-      gb[j] = s;
-    }
-    if (l > 0) {
-      float *da = net->delta[l];
-      const float *al = net->act[l];
-      for (int i = 0; i < n; i++) {
-        for (int k = 0; k < in; k++) {
-          float s = 0.0f;
-          for (int j = 0; j < out; j++) s += dz[(size_t)i * out + j] * w[(size_t)j * in + k];
-          da[(size_t)i * in + k] = al[(size_t)i * in + k] > 0.0f ? s : 0.0f;
-        }
-      }
-    }
-  }
-  for (int l = net->n_conv - 1; l >= 0; l--) {
-    const float *d = net->delta[l + 1];
-    if (net->pooled[l]) {
-      tf_conv_pool_backward_naive(&net->pool[l], net->cy[l], d, n, net->cdy[l]);
-      d = net->cdy[l];
-    }
-    tf_conv_backward_naive(&net->conv[l], net->params + net->w_off[l], l == 0 ? x : net->act[l],
-                           d, n, net->grads + net->w_off[l], net->grads + net->b_off[l],
-                           l > 0 ? net->delta[l] : NULL, 1);
-  }
-  return (float)(loss / n);
-}
-
-void tf_net_eval_naive(tf_net_t *net, const float *x, const int32_t *y, int n, double *loss_sum,
-                       long *correct) {
-  int nl = net->n_layers, c = net->sizes[nl];
-  for (int i0 = 0; i0 < n; i0 += net->max_batch) {
-    int m = n - i0 < net->max_batch ? n - i0 : net->max_batch;
-    forward_naive(net, x + (size_t)i0 * net->sizes[0], m);
-    softmax_xent(net->act[nl], (size_t)c, 1, y + i0, m, c, m, NULL, loss_sum, correct);
   }
 }
