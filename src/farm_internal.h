@@ -11,6 +11,7 @@
 
 #include "node_data.h"
 
+/* A run of the farm as one rank holds it. */
 typedef struct farm {
   const tf_sweep_t *sw;
   const char *out_path;

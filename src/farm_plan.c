@@ -20,7 +20,6 @@ typedef struct crash {
 } crash_t;
 enum { MAX_CRASHES = 1024 };
 
-
 typedef struct queued {
   double cost;
   long task;
