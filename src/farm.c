@@ -23,6 +23,7 @@
 #include "ticketfarm/ticket.h"
 
 #include "clock.h"
+#include "farm_internal.h"
 #include "mpi_util.h"
 #include "node_data.h"
 
@@ -149,45 +150,7 @@ static int check_memory(const tf_sweep_t *sw, tf_err_t *err) {
                     mem.limit_what);
 }
 
-/* One line of the crash record file: the task a rank ran when a fatal signal ended it. */
-typedef struct crash {
-  long task;
-  int signal;
-} crash_t;
-enum { MAX_CRASHES = 1024 };
-
-typedef struct farm {
-  const tf_sweep_t *sw;
-  const char *out_path;
-  const tf_farm_options_t *opt;
-  tf_store_t *store;
-  int rank, size;
-  char host[64];
-  tf__node_data_t *data; /* the sweep's datasets, one copy per node */
-  int stopping;       /* no more tasks are started; running ones stop at a safe point */
-  double started;     /* tf__clock_now() at the start of the run */
-  /* rank 0 only */
-  tf_lock_t lock;
-  long n_tasks;
-  long *queue;        /* unfinished task ids, longest expected first */
-  double *cost;       /* (n_tasks) expected remaining cost */
-  double *credited;   /* (n_tasks) the part of it counted done: finished rounds, or all of it */
-  long shown[3];      /* done, running, failed in the last progress line */
-  long n_queue, next; /* queue[next..n_queue) not yet handed out */
-  long done, failed, running, interrupted;
-  int stopped;        /* workers told to stop */
-  char *worker_stopped; /* (size) */
-  double cost_total, cost_done, last_progress;
-  double done_at;     /* tf__clock_now() when cost_done last grew */
-  tf_farm_report_t *report;
-  int *shard_of;      /* (n_tasks) each task's shard, for a shard's job; NULL: every task runs */
-  long outside;       /* tasks of other shards */
-  /* worker side: a request sent early, before the current task's last writes */
-  int request_sent;
-} farm_t;
-
-/* Seconds since the epoch: the task start and end times stored in /runtime. */
-static double wall_now(void) {
+double tf__farm_wall_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
@@ -268,188 +231,6 @@ static void count_outcome(farm_t *f, long task, long outcome) {
     f->credited[task] = f->cost[task]; /* a round note arriving later adds nothing */
   }
   progress(f, tf__clock_now() - f->last_progress > 1.0);
-}
-
-typedef struct queued {
-  double cost;
-  long task;
-} queued_t;
-
-/* Longest expected first; equal costs in task order, so the hand-out order is reproducible. */
-static int cmp_queued(const void *a, const void *b) {
-  const queued_t *x = a, *y = b;
-  if (x->cost != y->cost) return x->cost > y->cost ? -1 : 1;
-  return (x->task > y->task) - (x->task < y->task);
-}
-
-static const char *signal_name(int sig) {
-  switch (sig) {
-    case SIGSEGV: return "SIGSEGV";
-    case SIGBUS: return "SIGBUS";
-    case SIGFPE: return "SIGFPE";
-    case SIGABRT: return "SIGABRT";
-    default: return "a fatal signal";
-  }
-}
-
-/* Rank 0: the crash records the ranks of earlier jobs left (tf_farm_crash_file), at most max;
- * lines that do not parse are skipped. */
-static int read_crashes(const char *path, crash_t *c, int max) {
-  FILE *fp = fopen(path, "r");
-  if (fp == NULL) return 0;
-  int n = 0;
-  char line[128];
-  while (n < max && fgets(line, sizeof line, fp) != NULL)
-    if (sscanf(line, "task %ld signal %d", &c[n].task, &c[n].signal) == 2) n++;
-  fclose(fp);
-  return n;
-}
-
-/* Rank 0: the verdict on a task's last attempt when the job died in it (open) or its rank
- * recorded a crash in it. Progress is a new finished round: a resume restarts at a round's
- * start. A crash of its own always counts; a death that another task's crash caused does not
- * count against it; any other death (SIGKILL, the OOM killer, a lost node) counts when the
- * attempt finished no new round. Returns the new stalls count. */
-static int judge(int stalls, int open, int progress, int own_crashes, int other_crashes) {
-  if (own_crashes > 0) return stalls + own_crashes;
-  if (!open) return stalls;
-  if (progress) return 0;
-  return other_crashes > 0 ? stalls : stalls + 1;
-}
-
-/* Rank 0: fails task as poison, with the basis of the decision as its reason. */
-static int fail_poison(farm_t *f, long t, int stalls, int crashes, int last_signal,
-                       tf_err_t *err) {
-  char reason[256];
-  int own = crashes < stalls ? crashes : stalls;
-  if (own > 0)
-    snprintf(reason, sizeof reason,
-             "poison task: the job died %d times in a row while it ran: %d recorded crash%s of "
-             "its rank (%s), %d without a new finished round (--max-attempts %d)",
-             stalls, own, own == 1 ? "" : "es", signal_name(last_signal), stalls - own,
-             f->opt->max_attempts);
-  else
-    snprintf(reason, sizeof reason,
-             "poison task: the job died %d times in a row while it ran, each time without a "
-             "new finished round (--max-attempts %d)",
-             stalls, f->opt->max_attempts);
-  tf_task_runtime_t rt = {.rank = f->rank, .started = wall_now(), .finished = wall_now(),
-                          .fail_reason = reason};
-  snprintf(rt.host, sizeof rt.host, "%s", f->host);
-  int rc = tf_store_finish_task(f->store, t, TF_TASK_FAILED, &rt, err);
-  if (rc < 0) return rc;
-  tf_log(TF_LOG_WARN, "task %ld: %s", t, reason);
-  f->failed++;
-  return 0;
-}
-
-/* Rank 0: reads every task's state and queues the unfinished ones. Failed tasks are skipped (or
- * reset with retry_failed). The deaths of the last job are judged first (see judge): a task
- * whose stalls reach max_attempts is failed as a poison task, so one task that kills its job
- * cannot stop the sweep, while a task that moves forward between kills is never failed. */
-static int plan_tasks(farm_t *f, tf_err_t *err) {
-  const long n = f->n_tasks;
-  signed char *status = malloc((size_t)n);
-  int *rounds_done = malloc((size_t)n * sizeof *rounds_done);
-  int *attempts = malloc((size_t)n * sizeof *attempts);
-  int *tries = malloc((size_t)n * 4 * sizeof *tries);
-  crash_t *crashes = malloc(MAX_CRASHES * sizeof *crashes);
-  queued_t *order = malloc((size_t)n * sizeof *order);
-  f->queue = malloc((size_t)n * sizeof *f->queue);
-  f->cost = malloc((size_t)n * sizeof *f->cost);
-  f->credited = calloc((size_t)n, sizeof *f->credited);
-  int rc = 0;
-  if (!status || !rounds_done || !attempts || !tries || !crashes || !order || !f->queue ||
-      !f->cost || !f->credited) {
-    rc = tf_err_set(err, TF_ENOMEM, "out of memory for a queue of %ld tasks", n);
-    goto done;
-  }
-  int *start_round = tries, *open = tries + n, *stalls = tries + 2 * n, *crashed = tries + 3 * n;
-  rc = tf_store_read_all_states(f->store, status, rounds_done, attempts, err);
-  if (rc == 0) rc = tf_store_read_tries(f->store, start_round, open, stalls, crashed, err);
-  if (rc < 0) goto done;
-  char crash_path[4096];
-  tf_farm_crash_file(f->out_path, crash_path, sizeof crash_path);
-  int n_crashes = read_crashes(crash_path, crashes, MAX_CRASHES);
-  long failed_before = 0;
-  for (long t = 0; t < n; t++) {
-    if (f->shard_of != NULL && f->shard_of[t] != f->opt->shard_k) {
-      f->outside++;
-      continue;
-    }
-    tf_config_t cfg;
-    rc = tf_grid_task(f->sw, t, &cfg, err);
-    if (rc < 0) goto done;
-    f->cost[t] = 0.0;
-    for (int r = rounds_done[t]; r <= cfg.rounds; r++) f->cost[t] += tf_ticket_round_cost(&cfg, r);
-    if (status[t] == TF_TASK_DONE) {
-      f->report->done_before++;
-      continue;
-    }
-    if (status[t] == TF_TASK_FAILED && !f->opt->retry_failed) {
-      failed_before++;
-      continue;
-    }
-    if (status[t] == TF_TASK_FAILED) {
-      rc = tf_store_reset_task(f->store, t, err);
-      if (rc < 0) goto done;
-      f->cost[t] = tf_ticket_cost(&cfg);
-    } else {
-      int own = 0, last_signal = 0;
-      for (int k = 0; k < n_crashes; k++)
-        if (crashes[k].task == t) {
-          own++;
-          last_signal = crashes[k].signal;
-        }
-      if (open[t] || own > 0) {
-        int before = stalls[t];
-        stalls[t] = judge(stalls[t], open[t], rounds_done[t] > start_round[t], own,
-                          n_crashes - own);
-        crashed[t] += own;
-        rc = tf_store_judge_task(f->store, t, stalls[t], crashed[t], err);
-        if (rc < 0) goto done;
-        if (own > 0)
-          tf_log(TF_LOG_WARN, "task %ld crashed its rank (%s) in an earlier job: %d of %d "
-                 "deaths in a row before it is failed as poison", t, signal_name(last_signal),
-                 stalls[t], f->opt->max_attempts);
-        else if (stalls[t] > before)
-          tf_log(TF_LOG_INFO, "task %ld: the job died while it ran, without a new finished "
-                 "round: %d of %d deaths in a row before it is failed as poison", t, stalls[t],
-                 f->opt->max_attempts);
-      }
-      if (stalls[t] >= f->opt->max_attempts) {
-        rc = fail_poison(f, t, stalls[t], crashed[t], last_signal, err);
-        if (rc < 0) goto done;
-        continue;
-      }
-    }
-    if (rounds_done[t] > 0) f->report->resumed++;
-    f->cost_total += f->cost[t];
-    order[f->n_queue++] = (queued_t){f->cost[t], t};
-  }
-  /* The records are in /runtime/crashes now: a later run must not count them again. */
-  if (n_crashes > 0 && unlink(crash_path) != 0) {
-    rc = tf_err_set(err, TF_EIO, "%s: cannot remove the crash records once counted", crash_path);
-    goto done;
-  }
-  qsort(order, (size_t)f->n_queue, sizeof *order, cmp_queued);
-  for (long i = 0; i < f->n_queue; i++) f->queue[i] = order[i].task;
-  f->failed += failed_before;
-  if (f->report->done_before > 0 || failed_before > 0 || f->report->resumed > 0)
-    tf_log(TF_LOG_INFO,
-           "resuming: %ld of %ld tasks done before, %ld failed before%s, %ld to run (%ld "
-           "continue from a finished round)",
-           f->report->done_before, n, failed_before,
-           failed_before > 0 && !f->opt->retry_failed ? " (--retry-failed reruns them)" : "",
-           f->n_queue, f->report->resumed);
-done:
-  free(status);
-  free(rounds_done);
-  free(attempts);
-  free(tries);
-  free(crashes);
-  free(order);
-  return rc;
 }
 
 /* Rank 0, for a shard's job: which tasks are its own. */
@@ -686,7 +467,7 @@ static int run_task(farm_t *f, long task, tf_err_t *err) {
   atomic_store_explicit(&current_task, task, memory_order_relaxed);
   tf_ticket_sink_t sink = {.ctx = &c, .snapshot = sink_snapshot, .round_done = sink_round,
                            .poll = sink_poll};
-  tf_task_runtime_t rt = {.rank = f->rank, .started = wall_now()};
+  tf_task_runtime_t rt = {.rank = f->rank, .started = tf__farm_wall_now()};
   snprintf(rt.host, sizeof rt.host, "%s", f->host);
   f->request_sent = 0;
   tf_err_t task_err = {0};
@@ -712,7 +493,7 @@ static int run_task(farm_t *f, long task, tf_err_t *err) {
     *err = task_err;
     return tf_err_prefix(err, "task %ld", task);
   }
-  rt.finished = wall_now();
+  rt.finished = tf__farm_wall_now();
   rc = tf_store_finish_task(f->store, task, outcome, &rt, err);
   if (rc < 0) return rc;
   return outcome;
@@ -795,7 +576,7 @@ int tf_farm_run(const tf_sweep_t *sw, const char *out_path, const tf_farm_option
     report->collective = 1;
   } else {
     if (f.rank == 0) rc = shard_tasks(&f, err);
-    if (f.rank == 0 && rc == 0) rc = plan_tasks(&f, err);
+    if (f.rank == 0 && rc == 0) rc = tf__farm_plan(&f, err);
     rc = tf__agree(MPI_COMM_WORLD, rc, err, "reading the task states");
     if (rc < 0) report->collective = 1;
     if (rc == 0) rc = f.rank == 0 ? run_master(&f, err) : run_worker(&f, err);

@@ -178,6 +178,14 @@ void tf__store_reader_close(reader_t *rd);
 int tf__store_read_block(reader_t *rd, hid_t g, const char *name, hid_t mtype, long t0, long n,
                          void *buf, tf_err_t *err);
 
+/* Reads only (store_check.c): checks that file has exactly the layout st's sweep implies and
+ * leaves each dataset of the tf__store_dsets table open in ids[] (H5I_INVALID_HID where the sweep
+ * has none); TF_EMISMATCH names the first difference. */
+int tf__store_open_datasets(const tf_store_t *st, hid_t file, hid_t *ids, tf_err_t *err);
+
+/* Rank 0, serial and read-only (store_check.c): whether the file is one this sweep can continue. */
+int tf__store_check_read_only(const tf_store_t *st, tf_err_t *err);
+
 /* How many tasks of row_bytes each make a block of about BLOCK_BYTES (1 to n_tasks). */
 long tf__store_block_tasks(size_t row_bytes, long n_tasks);
 
