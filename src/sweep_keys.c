@@ -311,155 +311,185 @@ static int read_name(const parse_t *p, const node_t *n, const char *path, const 
   return tf__sweep_fail(p, n, "%s: unknown %s '%s' (expected %s)", path, noun, n->text, expected);
 }
 
+/* Text, or nothing for null. */
+static int read_text_value(const parse_t *p, const node_t *n, const char *path, value_t *v) {
+  if (tf__yaml_is_null(n)) return 0;
+  int rc = read_string(p, n, path, "text", sizeof v->s);
+  if (rc == 0) memcpy(v->s, n->text, n->len + 1);
+  return rc;
+}
+
+/* One of the rule's choices: its index. */
+static int read_choice_value(const parse_t *p, const key_rule_t *rule, const node_t *n,
+                             const char *path, value_t *v) {
+  const char *names[8];
+  for (int i = 0; i < rule->n_choices; i++) names[i] = rule->choice(i);
+  int idx = 0;
+  int rc = read_name(p, n, path, rule->noun, names, (size_t)rule->n_choices, &idx);
+  v->i = idx;
+  return rc;
+}
+
+/* One of tf_data_names: its name. */
+static int read_dataset_value(const parse_t *p, const node_t *n, const char *path, value_t *v) {
+  size_t count = 0;
+  while (tf_data_names[count] != NULL) count++;
+  int idx = 0;
+  int rc = read_name(p, n, path, "dataset", tf_data_names, count, &idx);
+  if (rc == 0) snprintf(v->s, sizeof v->s, "%s", tf_data_names[idx]);
+  return rc;
+}
+
+/* A list of hidden layer widths. */
+static int read_hidden_value(const parse_t *p, const node_t *n, const char *path, value_t *v) {
+  char got[80];
+  if (n->kind != NODE_SEQ)
+    return tf__sweep_fail(p, n, "%s: expected a list of layer widths such as [300, 100], got %s",
+                          path, tf__yaml_describe(n, got, sizeof got));
+  if (n->n > TF_MAX_HIDDEN)
+    return tf__sweep_fail(p, n, "%s: at most %d hidden layers, got %zu", path, TF_MAX_HIDDEN,
+                          n->n);
+  for (size_t i = 0; i < n->n; i++) {
+    long long w = 0;
+    int rc = read_int(p, n->items[i], path, "an integer layer width", 1, HIDDEN_WIDTH_MAX, &w);
+    if (rc != 0) return rc;
+    v->list[i] = (int)w;
+  }
+  v->n = (int)n->n;
+  return 0;
+}
+
+/* A strictly increasing list of iterations. */
+static int read_milestones_value(const parse_t *p, const node_t *n, const char *path,
+                                 value_t *v) {
+  char got[80];
+  if (n->kind != NODE_SEQ)
+    return tf__sweep_fail(p, n,
+                          "%s: expected a list of iterations such as [20000, 30000], got %s",
+                          path, tf__yaml_describe(n, got, sizeof got));
+  if (n->n > TF_MAX_MILESTONES)
+    return tf__sweep_fail(p, n, "%s: at most %d milestones, got %zu", path, TF_MAX_MILESTONES,
+                          n->n);
+  for (size_t i = 0; i < n->n; i++) {
+    long long it = 0;
+    int rc = read_int(p, n->items[i], path, "an integer iteration", 1, LONG_COUNT_MAX, &it);
+    if (rc != 0) return rc;
+    if (i > 0 && it <= v->list[i - 1])
+      return tf__sweep_fail(p, n->items[i], "%s: milestones must increase strictly, got %lld "
+                            "after %d", path, it, v->list[i - 1]);
+    v->list[i] = (int)it;
+  }
+  v->n = (int)n->n;
+  return 0;
+}
+
+/* A list of channel counts with pool markers, each pool after a convolution. */
+static int read_conv_value(const parse_t *p, const node_t *n, const char *path, value_t *v) {
+  char got[80];
+  if (n->kind != NODE_SEQ)
+    return tf__sweep_fail(p, n,
+                          "%s: expected a list of channel counts and pool markers such as "
+                          "[64, 64, pool], got %s",
+                          path, tf__yaml_describe(n, got, sizeof got));
+  if (n->n > TF_MAX_CONV)
+    return tf__sweep_fail(p, n, "%s: at most %d entries, got %zu", path, TF_MAX_CONV, n->n);
+  for (size_t i = 0; i < n->n; i++) {
+    const node_t *item = n->items[i];
+    if (item->kind == NODE_SCALAR && strcmp(item->text, "pool") == 0) {
+      if (i == 0 || v->conv[i - 1] == TF_CONV_POOL)
+        return tf__sweep_fail(p, item, "%s: a pool marker follows a convolution", path);
+      v->conv[i] = TF_CONV_POOL;
+      continue;
+    }
+    long long c = 0;
+    int rc = read_int(p, item, path, "a channel count or pool", 1, 4096, &c);
+    if (rc != 0) return rc;
+    v->conv[i] = (int)c;
+  }
+  v->n = (int)n->n;
+  return 0;
+}
+
+/* An initialiser as tf_init_parse reads it. */
+static int read_init_value(const parse_t *p, const node_t *n, const char *path, value_t *v) {
+  int rc = read_string(p, n, path, "an initialiser such as glorot_normal or normal(0.1)", 256);
+  if (rc != 0) return rc;
+  tf_err_t e;
+  if (tf_init_parse(n->text, &v->init, &e) != 0)
+    return tf__sweep_fail(p, n, "%s: %s", path, e.msg);
+  return 0;
+}
+
+/* A list of snapshot names, each at most once: their bits. */
+static int read_weights_value(const parse_t *p, const node_t *n, const char *path, value_t *v) {
+  char got[80];
+  if (n->kind != NODE_SEQ)
+    return tf__sweep_fail(p, n, "%s: expected a list such as [init, final] ([] for none), got %s",
+                          path, tf__yaml_describe(n, got, sizeof got));
+  const node_t *first[3] = {NULL, NULL, NULL};
+  for (size_t i = 0; i < n->n; i++) {
+    int idx = 0;
+    int rc = read_name(p, n->items[i], path, "snapshot", snapshot_names, 3, &idx);
+    if (rc != 0) return rc;
+    if (first[idx] != NULL)
+      return tf__sweep_fail(p, n->items[i], "%s: '%s' is listed twice (first at %d:%d)", path,
+                            snapshot_names[idx], first[idx]->line, first[idx]->col);
+    first[idx] = n->items[i];
+    v->i |= snapshot_bits[idx];
+  }
+  return 0;
+}
+
+/* A list of layer indices and output, each at most once: their bits. */
+static int read_layers_value(const parse_t *p, const node_t *n, const char *path, value_t *v) {
+  char got[80];
+  if (n->kind != NODE_SEQ)
+    return tf__sweep_fail(p, n,
+                          "%s: expected a list of layers such as [0, output] ([] for none), "
+                          "got %s",
+                          path, tf__yaml_describe(n, got, sizeof got));
+  const node_t *first[TF_MAX_LAYERS + 1] = {NULL};
+  for (size_t i = 0; i < n->n; i++) {
+    const node_t *item = n->items[i];
+    int bit = 0;
+    if (item->kind == NODE_SCALAR && strcmp(item->text, "output") == 0) {
+      bit = TF_MAX_LAYERS;
+    } else {
+      if (item->kind == NODE_SCALAR && item->plain && !isdigit((unsigned char)item->text[0]) &&
+          item->text[0] != '-' && item->text[0] != '+')
+        return tf__sweep_fail(p, item, "%s: expected a layer index or output, got '%s'", path,
+                              item->text);
+      long long l = 0;
+      int rc = read_int(p, item, path, "a layer index or output", 0, TF_MAX_LAYERS - 1, &l);
+      if (rc != 0) return rc;
+      bit = (int)l;
+    }
+    if (first[bit] != NULL)
+      return tf__sweep_fail(p, item, "%s: '%s' is listed twice (first at %d:%d)", path,
+                            item->text, first[bit]->line, first[bit]->col);
+    first[bit] = item;
+    v->i |= 1LL << bit;
+  }
+  return 0;
+}
+
 /* Reads the value of key from node into v; messages point at the node. */
 int tf__sweep_value_read(const parse_t *p, key_id_t key, const node_t *n, value_t *v) {
   const key_rule_t *rule = &tf__sweep_key_rules[key];
   const char *path = tf__sweep_key_docs[key].key;
-  char got[80];
   memset(v, 0, sizeof *v);
   switch (rule->type) {
-    case VT_TEXT: {
-      if (tf__yaml_is_null(n)) return 0;
-      int rc = read_string(p, n, path, "text", sizeof v->s);
-      if (rc == 0) memcpy(v->s, n->text, n->len + 1);
-      return rc;
-    }
-    case VT_CHOICE: {
-      const char *names[8];
-      for (int i = 0; i < rule->n_choices; i++) names[i] = rule->choice(i);
-      int idx = 0;
-      int rc = read_name(p, n, path, rule->noun, names, (size_t)rule->n_choices, &idx);
-      v->i = idx;
-      return rc;
-    }
-    case VT_DATASET: {
-      size_t count = 0;
-      while (tf_data_names[count] != NULL) count++;
-      int idx = 0;
-      int rc = read_name(p, n, path, "dataset", tf_data_names, count, &idx);
-      if (rc == 0) snprintf(v->s, sizeof v->s, "%s", tf_data_names[idx]);
-      return rc;
-    }
+    case VT_TEXT: return read_text_value(p, n, path, v);
+    case VT_CHOICE: return read_choice_value(p, rule, n, path, v);
+    case VT_DATASET: return read_dataset_value(p, n, path, v);
     case VT_INT: return read_int(p, n, path, "an integer", rule->imin, rule->imax, &v->i);
     case VT_REAL: return read_real(p, n, path, rule, &v->r);
-    case VT_HIDDEN: {
-      if (n->kind != NODE_SEQ)
-        return tf__sweep_fail(p, n,
-                              "%s: expected a list of layer widths such as [300, 100], got %s",
-                              path, tf__yaml_describe(n, got, sizeof got));
-      if (n->n > TF_MAX_HIDDEN)
-        return tf__sweep_fail(p, n, "%s: at most %d hidden layers, got %zu", path, TF_MAX_HIDDEN,
-                              n->n);
-      for (size_t i = 0; i < n->n; i++) {
-        long long w = 0;
-        int rc = read_int(p, n->items[i], path, "an integer layer width", 1, HIDDEN_WIDTH_MAX, &w);
-        if (rc != 0) return rc;
-        v->list[i] = (int)w;
-      }
-      v->n = (int)n->n;
-      return 0;
-    }
-    case VT_MILESTONES: {
-      if (n->kind != NODE_SEQ)
-        return tf__sweep_fail(p, n,
-                              "%s: expected a list of iterations such as [20000, 30000], got %s",
-                              path, tf__yaml_describe(n, got, sizeof got));
-      if (n->n > TF_MAX_MILESTONES)
-        return tf__sweep_fail(p, n, "%s: at most %d milestones, got %zu", path,
-                              TF_MAX_MILESTONES, n->n);
-      for (size_t i = 0; i < n->n; i++) {
-        long long it = 0;
-        int rc = read_int(p, n->items[i], path, "an integer iteration", 1, LONG_COUNT_MAX, &it);
-        if (rc != 0) return rc;
-        if (i > 0 && it <= v->list[i - 1])
-          return tf__sweep_fail(p, n->items[i], "%s: milestones must increase strictly, got %lld "
-                                "after %d", path, it, v->list[i - 1]);
-        v->list[i] = (int)it;
-      }
-      v->n = (int)n->n;
-      return 0;
-    }
-    case VT_CONV: {
-      if (n->kind != NODE_SEQ)
-        return tf__sweep_fail(p, n,
-                              "%s: expected a list of channel counts and pool markers such as "
-                              "[64, 64, pool], got %s",
-                              path, tf__yaml_describe(n, got, sizeof got));
-      if (n->n > TF_MAX_CONV)
-        return tf__sweep_fail(p, n, "%s: at most %d entries, got %zu", path, TF_MAX_CONV, n->n);
-      for (size_t i = 0; i < n->n; i++) {
-        const node_t *item = n->items[i];
-        if (item->kind == NODE_SCALAR && strcmp(item->text, "pool") == 0) {
-          if (i == 0 || v->conv[i - 1] == TF_CONV_POOL)
-            return tf__sweep_fail(p, item, "%s: a pool marker follows a convolution", path);
-          v->conv[i] = TF_CONV_POOL;
-          continue;
-        }
-        long long c = 0;
-        int rc = read_int(p, item, path, "a channel count or pool", 1, 4096, &c);
-        if (rc != 0) return rc;
-        v->conv[i] = (int)c;
-      }
-      v->n = (int)n->n;
-      return 0;
-    }
-    case VT_INIT: {
-      int rc = read_string(p, n, path, "an initialiser such as glorot_normal or normal(0.1)", 256);
-      if (rc != 0) return rc;
-      tf_err_t e;
-      if (tf_init_parse(n->text, &v->init, &e) != 0)
-        return tf__sweep_fail(p, n, "%s: %s", path, e.msg);
-      return 0;
-    }
-    case VT_WEIGHTS: {
-      if (n->kind != NODE_SEQ)
-        return tf__sweep_fail(p, n,
-                              "%s: expected a list such as [init, final] ([] for none), got %s",
-                              path, tf__yaml_describe(n, got, sizeof got));
-      const node_t *first[3] = {NULL, NULL, NULL};
-      for (size_t i = 0; i < n->n; i++) {
-        int idx = 0;
-        int rc = read_name(p, n->items[i], path, "snapshot", snapshot_names, 3, &idx);
-        if (rc != 0) return rc;
-        if (first[idx] != NULL)
-          return tf__sweep_fail(p, n->items[i], "%s: '%s' is listed twice (first at %d:%d)", path,
-                                snapshot_names[idx], first[idx]->line, first[idx]->col);
-        first[idx] = n->items[i];
-        v->i |= snapshot_bits[idx];
-      }
-      return 0;
-    }
-    case VT_LAYERS: {
-      if (n->kind != NODE_SEQ)
-        return tf__sweep_fail(p, n,
-                              "%s: expected a list of layers such as [0, output] ([] for none), "
-                              "got %s",
-                              path, tf__yaml_describe(n, got, sizeof got));
-      const node_t *first[TF_MAX_LAYERS + 1] = {NULL};
-      for (size_t i = 0; i < n->n; i++) {
-        const node_t *item = n->items[i];
-        int bit = 0;
-        if (item->kind == NODE_SCALAR && strcmp(item->text, "output") == 0) {
-          bit = TF_MAX_LAYERS;
-        } else {
-          if (item->kind == NODE_SCALAR && item->plain && !isdigit((unsigned char)item->text[0]) &&
-              item->text[0] != '-' && item->text[0] != '+')
-            return tf__sweep_fail(p, item,
-                                  "%s: expected a layer index or output, got '%s'", path,
-                                  item->text);
-          long long l = 0;
-          int rc = read_int(p, item, path, "a layer index or output", 0, TF_MAX_LAYERS - 1, &l);
-          if (rc != 0) return rc;
-          bit = (int)l;
-        }
-        if (first[bit] != NULL)
-          return tf__sweep_fail(p, item, "%s: '%s' is listed twice (first at %d:%d)", path,
-                                item->text, first[bit]->line, first[bit]->col);
-        first[bit] = item;
-        v->i |= 1LL << bit;
-      }
-      return 0;
-    }
+    case VT_HIDDEN: return read_hidden_value(p, n, path, v);
+    case VT_MILESTONES: return read_milestones_value(p, n, path, v);
+    case VT_CONV: return read_conv_value(p, n, path, v);
+    case VT_INIT: return read_init_value(p, n, path, v);
+    case VT_WEIGHTS: return read_weights_value(p, n, path, v);
+    case VT_LAYERS: return read_layers_value(p, n, path, v);
     case VT_GRID: break;
   }
   return 0;

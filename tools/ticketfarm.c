@@ -258,49 +258,44 @@ static int print_shards(const tf_sweep_t *sw, int shards, tf_err_t *err) {
   return rc;
 }
 
-static int cmd_plan(int argc, char **argv) {
-  int shards = 0;
-  const char *path = NULL;
+/* plan's arguments: one sweep file and an optional --shards N (0 when not given). */
+static int parse_plan_args(int argc, char **argv, const char **path, int *shards) {
+  *shards = 0;
+  *path = NULL;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--shards") == 0 && i + 1 < argc) {
       char *end;
       long v = strtol(argv[++i], &end, 10);
       if (*end != '\0' || end == argv[i] || v < 1 || v > TF_SHARD_MAX)
         return usage_error("--shards takes a whole number from 1 to 100000, not '%s'", argv[i]);
-      shards = (int)v;
+      *shards = (int)v;
     } else if (argv[i][0] == '-') {
       return usage_error("plan: unknown option '%s'", argv[i]);
-    } else if (path == NULL) {
-      path = argv[i];
+    } else if (*path == NULL) {
+      *path = argv[i];
     } else {
       return usage_error("plan takes one sweep file, got also '%s'", argv[i]);
     }
   }
-  if (path == NULL) return usage_error("plan takes one sweep file%s", "");
-  if (check_input_file(path) != EXIT_OK) return EXIT_USAGE;
-  tf_err_t err = {0};
-  tf_sweep_t *sw = NULL;
-  if (tf_sweep_load(&sw, path, &err) < 0) return fail(&err);
+  if (*path == NULL) return usage_error("plan takes one sweep file%s", "");
+  return EXIT_OK;
+}
+
+/* The plan's task table (its first 1000 rows) with the one-weight floor warnings on stderr;
+ * sums every task's work into *total. Returns 0 or a negative TF_E* code. */
+static int print_plan_tasks(const tf_sweep_t *sw, double *total, tf_err_t *err) {
   long n = tf_grid_tasks(sw);
   int axes = tf_grid_axes(sw);
-  printf("sweep: %s (%s)\n", tf_sweep_name(sw)[0] ? tf_sweep_name(sw) : "(unnamed)", path);
-  printf("tasks: %ld", n);
-  for (int a = 0; a < axes; a++)
-    printf("%s%s: %d", a == 0 ? " (" : " x ", tf_grid_axis_key(sw, a), tf_grid_axis_size(sw, a));
-  printf("%s\n\n", axes > 0 ? ")" : "");
-
   printf("%6s", "task");
   for (int a = 0; a < axes; a++) printf("  %-14s", tf_grid_axis_key(sw, a));
   printf("  %6s  %10s  %10s  %12s\n", "rounds", "iterations", "weights", "work (GMAC)");
   const long shown = n <= 1000 ? n : 1000;
-  double total = 0.0;
   long floored = 0;
+  *total = 0.0;
   for (long t = 0; t < n; t++) {
     tf_config_t cfg;
-    if (tf_grid_task(sw, t, &cfg, &err) < 0) {
-      tf_sweep_free(sw);
-      return fail(&err);
-    }
+    int rc = tf_grid_task(sw, t, &cfg, err);
+    if (rc < 0) return rc;
     int floor_layer = 0, floor_round = tf_ticket_floor_round(&cfg, &floor_layer);
     if (floor_round > 0 && floored++ < 5)
       fprintf(stderr,
@@ -310,7 +305,7 @@ static int cmd_plan(int argc, char **argv) {
               t, floor_layer, floor_layer == cfg.n_hidden ? " (output)" : "", floor_round,
               cfg.rounds, cfg.scope == TF_SCOPE_GLOBAL ? " (global: at the mean density)" : "");
     double cost = tf_ticket_cost(&cfg);
-    total += cost;
+    *total += cost;
     if (t >= shown) continue;
     tf_ticket_shape_t shape = {0};
     tf_ticket_shape(&cfg, &shape, NULL);
@@ -327,22 +322,15 @@ static int cmd_plan(int argc, char **argv) {
   if (floored > 0)
     fprintf(stderr, "ticketfarm: warning: %ld of %ld tasks reach a layer's one-weight floor\n",
             floored, n);
-  double bytes = 0.0;
-  if (tf_store_size(sw, &bytes, &err) < 0) {
-    tf_sweep_free(sw);
-    return fail(&err);
-  }
-  char size_text[32];
-  double core_h = total / PLAN_MACS_PER_CORE_S / 3600.0;
-  printf("\nwork: %.3g multiply-adds, about %.2g core-hours (%.2g hours on 2 cores)\n", total,
-         core_h, core_h / 2.0);
-  printf("file: about %s when every task is done (space is used as tasks write their rows)\n",
-         human_bytes(bytes, size_text, sizeof size_text));
+  return 0;
+}
+
+/* The plan's memory line: the largest task per rank, the shared datasets, the libraries, and
+ * this machine's limit when it has one. Returns 0 or a negative TF_E* code. */
+static int print_plan_memory(const tf_sweep_t *sw, tf_err_t *err) {
   tf_farm_memory_t mem;
-  if (tf_farm_memory(sw, &mem, &err) < 0) {
-    tf_sweep_free(sw);
-    return fail(&err);
-  }
+  int rc = tf_farm_memory(sw, &mem, err);
+  if (rc < 0) return rc;
   char task_text[32], shared_text[32], lib_text[32], limit_text[32];
   printf("memory: about %s per rank for the largest task (task %ld), plus %s of datasets the "
          "ranks of a node share and %s of libraries per rank",
@@ -354,7 +342,47 @@ static int cmd_plan(int argc, char **argv) {
            mem.limit_what,
            mem.task + mem.shared + mem.libraries > mem.limit ? ": too much, run refuses it" : "");
   printf("\n");
-  if (shards > 0 && print_shards(sw, shards, &err) < 0) {
+  return 0;
+}
+
+/* The plan's header, task table, work, file size and memory lines, and the shards when asked
+ * for. Returns 0 or a negative TF_E* code. */
+static int print_plan(const tf_sweep_t *sw, const char *path, int shards, tf_err_t *err) {
+  long n = tf_grid_tasks(sw);
+  int axes = tf_grid_axes(sw);
+  printf("sweep: %s (%s)\n", tf_sweep_name(sw)[0] ? tf_sweep_name(sw) : "(unnamed)", path);
+  printf("tasks: %ld", n);
+  for (int a = 0; a < axes; a++)
+    printf("%s%s: %d", a == 0 ? " (" : " x ", tf_grid_axis_key(sw, a), tf_grid_axis_size(sw, a));
+  printf("%s\n\n", axes > 0 ? ")" : "");
+  double total = 0.0;
+  int rc = print_plan_tasks(sw, &total, err);
+  if (rc < 0) return rc;
+  double bytes = 0.0;
+  rc = tf_store_size(sw, &bytes, err);
+  if (rc < 0) return rc;
+  char size_text[32];
+  double core_h = total / PLAN_MACS_PER_CORE_S / 3600.0;
+  printf("\nwork: %.3g multiply-adds, about %.2g core-hours (%.2g hours on 2 cores)\n", total,
+         core_h, core_h / 2.0);
+  printf("file: about %s when every task is done (space is used as tasks write their rows)\n",
+         human_bytes(bytes, size_text, sizeof size_text));
+  rc = print_plan_memory(sw, err);
+  if (rc < 0) return rc;
+  if (shards > 0) return print_shards(sw, shards, err);
+  return 0;
+}
+
+static int cmd_plan(int argc, char **argv) {
+  int shards = 0;
+  const char *path = NULL;
+  int rc = parse_plan_args(argc, argv, &path, &shards);
+  if (rc != EXIT_OK) return rc;
+  if (check_input_file(path) != EXIT_OK) return EXIT_USAGE;
+  tf_err_t err = {0};
+  tf_sweep_t *sw = NULL;
+  if (tf_sweep_load(&sw, path, &err) < 0) return fail(&err);
+  if (print_plan(sw, path, shards, &err) < 0) {
     tf_sweep_free(sw);
     return fail(&err);
   }
@@ -505,7 +533,17 @@ static double parse_duration(const char *text) {
   return total;
 }
 
-static int cmd_run(int argc, char **argv) {
+/* run's options, parsed before MPI starts. */
+typedef struct run_args {
+  tf_shard_t shard;
+  const char *out, *data, *sweep_path;
+  double progress_every, stop_after;
+  int retry_failed, max_attempts;
+} run_args_t;
+
+/* Reads run's options, its one sweep file and TICKETFARM_TEST_CRASH_TASK into *args.
+ * Returns EXIT_OK, or EXIT_USAGE after saying what is wrong. */
+static int parse_run_args(int argc, char **argv, run_args_t *args) {
   enum { OPT_STOP_AFTER = 1000, OPT_RETRY_FAILED, OPT_MAX_ATTEMPTS, OPT_SHARD };
   static const struct option long_opts[] = {
       {"output", required_argument, NULL, 'o'},
@@ -517,42 +555,39 @@ static int cmd_run(int argc, char **argv) {
       {"max-attempts", required_argument, NULL, OPT_MAX_ATTEMPTS},
       {"shard", required_argument, NULL, OPT_SHARD},
       {NULL, 0, NULL, 0}};
-  tf_shard_t shard = {0, 1};
-  const char *out = NULL, *data = NULL;
-  double progress_every = 10.0, stop_after = 0.0;
-  int retry_failed = 0, max_attempts = 3;
+  *args = (run_args_t){.shard = {0, 1}, .progress_every = 10.0, .max_attempts = 3};
   int c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "o:d:p:q", long_opts, NULL)) != -1) {
     switch (c) {
-      case 'o': out = optarg; break;
-      case 'd': data = optarg; break;
+      case 'o': args->out = optarg; break;
+      case 'd': args->data = optarg; break;
       case 'p': {
         char *end;
-        progress_every = strtod(optarg, &end);
-        if (end == optarg || *end != '\0' || progress_every < 0)
+        args->progress_every = strtod(optarg, &end);
+        if (end == optarg || *end != '\0' || args->progress_every < 0)
           return usage_error("--progress takes seconds >= 0, not '%s'", optarg);
         break;
       }
-      case 'q': progress_every = 0; break;
+      case 'q': args->progress_every = 0; break;
       case OPT_STOP_AFTER:
-        stop_after = parse_duration(optarg);
-        if (stop_after <= 0)
+        args->stop_after = parse_duration(optarg);
+        if (args->stop_after <= 0)
           return usage_error("--stop-after takes a duration like 11h30m, 90m or 45s, not '%s'",
                              optarg);
         break;
-      case OPT_RETRY_FAILED: retry_failed = 1; break;
+      case OPT_RETRY_FAILED: args->retry_failed = 1; break;
       case OPT_MAX_ATTEMPTS: {
         char *end;
         long v = strtol(optarg, &end, 10);
         if (*end != '\0' || v < 1 || v > 1000000)
           return usage_error("--max-attempts takes a whole number >= 1, not '%s'", optarg);
-        max_attempts = (int)v;
+        args->max_attempts = (int)v;
         break;
       }
       case OPT_SHARD: {
         tf_err_t shard_err = {0};
-        if (tf_shard_parse(optarg, &shard, &shard_err) < 0)
+        if (tf_shard_parse(optarg, &args->shard, &shard_err) < 0)
           return usage_error("%s", shard_err.msg);
         break;
       }
@@ -560,9 +595,9 @@ static int cmd_run(int argc, char **argv) {
     }
   }
   if (optind != argc - 1) return usage_error("run takes one sweep file%s", "");
-  if (out == NULL || out[0] == '\0')
+  if (args->out == NULL || args->out[0] == '\0')
     return usage_error("run needs an output file: -o OUT.h5%s", "");
-  const char *sweep_path = argv[optind];
+  args->sweep_path = argv[optind];
 
   const char *crash_env = getenv("TICKETFARM_TEST_CRASH_TASK");
   if (crash_env != NULL && crash_env[0] != '\0') {
@@ -571,6 +606,39 @@ static int cmd_run(int argc, char **argv) {
     if (*end != '\0' || crash_task < 0)
       return usage_error("TICKETFARM_TEST_CRASH_TASK takes a task number, not '%s'", crash_env);
   }
+  return EXIT_OK;
+}
+
+/* Rank 0's closing report of a run that returned: counts, time, memory, and why it ends
+ * early. Returns the exit code for every rank. */
+static int report_run(const tf_farm_report_t *report, const run_args_t *args, int size) {
+  int exit_code = EXIT_OK;
+  tf_log(TF_LOG_INFO, "%ld tasks: %ld done, %ld failed, %ld left; %.1f s; results in %s",
+         report->tasks, report->done, report->failed,
+         report->tasks - report->done - report->failed, report->wall_s, args->out);
+  if (report->peak_rss_max > 0)
+    tf_log(TF_LOG_INFO,
+           "memory: peak resident %.0f MiB per rank (smallest %.0f MiB, over %d rank%s), of "
+           "which %.0f MiB is the data the ranks of a node share",
+           report->peak_rss_max / 1048576.0, report->peak_rss_min / 1048576.0, size,
+           size == 1 ? "" : "s", report->shared_data / 1048576.0);
+  if (report->interrupted) {
+    tf_log(TF_LOG_INFO, "interrupted; run the same command again to resume");
+    exit_code = EXIT_INTERRUPTED;
+  } else if (report->failed > 0) {
+    tf_log(TF_LOG_ERROR, "%ld task%s failed; see 'ticketfarm status %s'%s", report->failed,
+           report->failed == 1 ? "" : "s", args->out,
+           args->retry_failed ? "" : " (--retry-failed reruns them)");
+    exit_code = EXIT_RUNTIME;
+  }
+  return exit_code;
+}
+
+static int cmd_run(int argc, char **argv) {
+  run_args_t args;
+  int bad_args = parse_run_args(argc, argv, &args);
+  if (bad_args != EXIT_OK) return bad_args;
+  const char *out = args.out, *sweep_path = args.sweep_path;
   install_stop_signals();
   MPI_Init(&argc, &argv);
   /* After MPI_Init, which may install handlers of its own for these signals. */
@@ -596,16 +664,16 @@ static int cmd_run(int argc, char **argv) {
     MPI_Finalize();
     return tf_err_exit_code(rc);
   }
-  if (rank == 0 && shard.n > 1)
-    tf_log(TF_LOG_INFO, "%s: shard %d/%d of %ld tasks on %d rank%s -> %s", sweep_path, shard.k,
-           shard.n, tf_grid_tasks(sw), size, size == 1 ? "" : "s", out);
+  if (rank == 0 && args.shard.n > 1)
+    tf_log(TF_LOG_INFO, "%s: shard %d/%d of %ld tasks on %d rank%s -> %s", sweep_path,
+           args.shard.k, args.shard.n, tf_grid_tasks(sw), size, size == 1 ? "" : "s", out);
   else if (rank == 0)
     tf_log(TF_LOG_INFO, "%s: %ld tasks on %d rank%s -> %s", sweep_path, tf_grid_tasks(sw), size,
            size == 1 ? "" : "s", out);
-  tf_farm_options_t opt = {.data_root = data, .progress_every = progress_every,
-                           .stop_after = stop_after, .max_attempts = max_attempts,
-                           .retry_failed = retry_failed, .shard_k = shard.k,
-                           .shard_n = shard.n,
+  tf_farm_options_t opt = {.data_root = args.data, .progress_every = args.progress_every,
+                           .stop_after = args.stop_after, .max_attempts = args.max_attempts,
+                           .retry_failed = args.retry_failed, .shard_k = args.shard.k,
+                           .shard_n = args.shard.n,
                            .after_round = crash_task >= 0 ? crash_after_round : NULL};
   tf_farm_report_t report;
   rc = tf_farm_run(sw, out, &opt, &report, &err);
@@ -620,27 +688,7 @@ static int cmd_run(int argc, char **argv) {
     MPI_Finalize();
     return tf_err_exit_code(rc);
   }
-  int exit_code = EXIT_OK;
-  if (rank == 0) {
-    tf_log(TF_LOG_INFO, "%ld tasks: %ld done, %ld failed, %ld left; %.1f s; results in %s",
-           report.tasks, report.done, report.failed,
-           report.tasks - report.done - report.failed, report.wall_s, out);
-    if (report.peak_rss_max > 0)
-      tf_log(TF_LOG_INFO,
-             "memory: peak resident %.0f MiB per rank (smallest %.0f MiB, over %d rank%s), of "
-             "which %.0f MiB is the data the ranks of a node share",
-             report.peak_rss_max / 1048576.0, report.peak_rss_min / 1048576.0, size,
-             size == 1 ? "" : "s", report.shared_data / 1048576.0);
-    if (report.interrupted) {
-      tf_log(TF_LOG_INFO, "interrupted; run the same command again to resume");
-      exit_code = EXIT_INTERRUPTED;
-    } else if (report.failed > 0) {
-      tf_log(TF_LOG_ERROR, "%ld task%s failed; see 'ticketfarm status %s'%s", report.failed,
-             report.failed == 1 ? "" : "s", out,
-             retry_failed ? "" : " (--retry-failed reruns them)");
-      exit_code = EXIT_RUNTIME;
-    }
-  }
+  int exit_code = rank == 0 ? report_run(&report, &args, size) : EXIT_OK;
   MPI_Bcast(&exit_code, 1, MPI_INT, 0, MPI_COMM_WORLD);
   MPI_Finalize();
   return exit_code;
