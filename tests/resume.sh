@@ -181,7 +181,9 @@ ok "/runtime records resumed tasks (start_round, attempts)"
 for how in term-ranks usr1-mpirun; do
   rm -f "$T/term.h5"
   start_job term.h5
-  sleep 4
+  # Stopped once tasks have finished rounds, long before the sweep can end (a fixed delay lets a
+  # fast machine finish first).
+  wait_progress "$T/term.h5" 0 >/dev/null
   t0=$(date +%s.%N)
   if [ $how = term-ranks ]; then pkill -TERM -s "$SID" -x ticketfarm || true; else kill -USR1 "$SID"; fi
   rc=0
