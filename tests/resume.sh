@@ -243,7 +243,7 @@ ok "--stop-after ${budget}s: exit 3; $partial tasks resumed at their last finish
 # One writer per file.
 rm -f "$T/busy.h5"
 start_job busy.h5
-sleep 2
+wait_progress "$T/busy.h5" 0 >/dev/null
 rc=0
 "$TF" run "$T/sweep.yaml" -o "$T/busy.h5" -q 2>"$T/busy.log" || rc=$?
 kill_session "$SID"
