@@ -520,35 +520,47 @@ void tf_data_gather(const tf_images_t *images, const int32_t *idx, int count, fl
   }
 }
 
-int tf_data_norm_create(tf_data_norm_t *norm, int kind, const tf_images_t *train,
+/* standardize: each channel's mean and standard deviation over the training split. Byte sums
+ * are exact in 64 bits; the moments of p / 255 follow in double. */
+static int norm_standardize(tf_data_norm_t *norm, const tf_images_t *train,
+                            const tf_split_t *split, tf_err_t *err) {
+  const size_t plane = (size_t)train->dim / (size_t)norm->channels;
+  for (int c = 0; c < norm->channels; c++) {
+    uint64_t sum = 0, sum2 = 0;
+    for (int32_t i = 0; i < split->n_train; i++) {
+      const uint8_t *px = train->pixels + (size_t)split->train_idx[i] * (size_t)train->dim +
+                          (size_t)c * plane;
+      for (size_t k = 0; k < plane; k++) {
+        sum += px[k];
+        sum2 += (uint64_t)px[k] * px[k];
+      }
+    }
+    const double count = (double)split->n_train * (double)plane;
+    const double mean = (double)sum / count;
+    const double var = (double)sum2 / count - mean * mean;
+    if (!(var > 0))
+      return tf_err_set(err, TF_EINPUT, "data.normalize: standardize needs pixels that vary "
+                        "over the training split (channel %d does not)", c);
+    const double sd = sqrt(var);
+    norm->scale[c] = (float)(255.0 / sd);
+    norm->shift[c] = (float)(-mean / sd);
+  }
+  norm->active = 1;
+  return 0;
+}
+
+int tf_data_norm_create(tf_data_norm_t *norm, int kind, int channels, const tf_images_t *train,
                         const tf_images_t *test, const tf_split_t *split, tf_err_t *err) {
   memset(norm, 0, sizeof *norm);
-  norm->scale = 1.0f;
+  if (channels < 1 || channels > TF_DATA_MAX_CHANNELS || train->dim % channels != 0)
+    return tf_err_set(err, TF_EINPUT, "data.normalize: %d channels of a %d-pixel image",
+                      channels, train->dim);
+  norm->channels = channels;
+  for (int c = 0; c < channels; c++) norm->scale[c] = 1.0f;
   const size_t dim = (size_t)train->dim;
   switch (kind) {
     case TF_NORMALIZE_UNIT: return 0;
-    case TF_NORMALIZE_STANDARDIZE: {
-      /* Byte sums are exact in 64 bits; the moments of p / 255 follow in double. */
-      uint64_t sum = 0, sum2 = 0;
-      for (int32_t i = 0; i < split->n_train; i++) {
-        const uint8_t *px = train->pixels + (size_t)split->train_idx[i] * dim;
-        for (size_t k = 0; k < dim; k++) {
-          sum += px[k];
-          sum2 += (uint64_t)px[k] * px[k];
-        }
-      }
-      const double count = (double)split->n_train * (double)dim;
-      const double mean = (double)sum / count;
-      const double var = (double)sum2 / count - mean * mean;
-      if (!(var > 0))
-        return tf_err_set(err, TF_EINPUT, "data.normalize: standardize needs pixels that vary "
-                          "over the training split");
-      const double sd = sqrt(var);
-      norm->active = 1;
-      norm->scale = (float)(255.0 / sd);
-      norm->shift = (float)(-mean / sd);
-      return 0;
-    }
+    case TF_NORMALIZE_STANDARDIZE: return norm_standardize(norm, train, split, err);
     case TF_NORMALIZE_L2: {
       norm->train_scale = malloc(((size_t)train->n + 1) * sizeof *norm->train_scale);
       norm->test_scale = malloc(((size_t)test->n + 1) * sizeof *norm->test_scale);

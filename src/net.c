@@ -585,25 +585,29 @@ void tf_net_gather(tf_net_t *net, const tf_images_t *images, const int32_t *idx,
   }
 }
 
-void tf_net_normalize(tf_net_t *net, const int32_t *idx, int count, float scale, float shift,
-                      const float *image_scale) {
-  const size_t dim = (size_t)net->sizes[0];
+void tf_net_normalize(tf_net_t *net, const int32_t *idx, int count, const float *scale,
+                      const float *shift, int channels, const float *image_scale) {
+  const size_t dim = (size_t)net->sizes[0], plane = dim / (size_t)channels;
   if (!net->feature_major) {
-    for (int i = 0; i < count; i++) {
-      const float a = image_scale != NULL ? image_scale[idx[i]] : scale;
-      float *x = net->x + (size_t)i * dim;
-      for (size_t k = 0; k < dim; k++) x[k] = x[k] * a + shift;
-    }
+    for (int i = 0; i < count; i++)
+      for (int c = 0; c < channels; c++) {
+        const float a = image_scale != NULL ? image_scale[idx[i]] : scale[c], sh = shift[c];
+        float *x = net->x + (size_t)i * dim + (size_t)c * plane;
+        for (size_t k = 0; k < plane; k++) x[k] = x[k] * a + sh;
+      }
     return;
   }
   for (int bi = 0; bi < n_blocks(count); bi++) {
     const block_t bk = block_of(count, bi);
     float *xb = block_at(net->x, net->sizes[0], &bk);
     float a[BLOCK];
-    for (int i = 0; i < bk.count; i++)
-      a[i] = image_scale != NULL ? image_scale[idx[bk.first + i]] : scale;
-    for (size_t k = 0; k < dim; k++)
-      for (int i = 0; i < bk.count; i++) xb[k * bk.lanes + i] = xb[k * bk.lanes + i] * a[i] + shift;
+    for (int c = 0; c < channels; c++) {
+      for (int i = 0; i < bk.count; i++)
+        a[i] = image_scale != NULL ? image_scale[idx[bk.first + i]] : scale[c];
+      const float sh = shift[c];
+      for (size_t k = (size_t)c * plane; k < (size_t)(c + 1) * plane; k++)
+        for (int i = 0; i < bk.count; i++) xb[k * bk.lanes + i] = xb[k * bk.lanes + i] * a[i] + sh;
+    }
   }
 }
 

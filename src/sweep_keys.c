@@ -25,10 +25,10 @@ const tf_sweep_key_t tf__sweep_key_docs[KEY_COUNT] = {
      "and fewer than the dataset's training images."},
     {"data.normalize", "string", "unit",
      "How pixels p become inputs: unit (p / 255, in [0, 1]), standardize ((p / 255 - mean) / "
-     "std with the training split's mean and standard deviation over every pixel, for the "
-     "validation and test images too; near open_lth's 0.1307/0.3081, the pair of all 60,000 "
-     "MNIST training images) or l2 (p / 255 scaled "
-     "to unit L2 norm per image, as Frankle's TF code)."},
+     "std with the training split's mean and standard deviation over every pixel of each "
+     "channel, for the validation and test images too; near open_lth's 0.1307/0.3081, the pair "
+     "of all 60,000 MNIST training images; one pair per colour channel for CIFAR-10) or l2 "
+     "(p / 255 scaled to unit L2 norm per image, as Frankle's TF code)."},
     {"data.order", "string", "per_round",
      "Minibatch order: per_round (each epoch's permutation from seed, round and epoch, so each "
      "round draws fresh SGD noise while every initialiser and control of a seed sees the same "

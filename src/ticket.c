@@ -82,7 +82,8 @@ static void gather(ticket_t *t, const tf_images_t *images, const int32_t *idx, i
   tf_net_gather(&t->net, images, idx, count, t->y);
   if (!t->norm.active) return;
   const float *image_scale = images == &t->data->train ? t->norm.train_scale : t->norm.test_scale;
-  tf_net_normalize(&t->net, idx, count, t->norm.scale, t->norm.shift, image_scale);
+  tf_net_normalize(&t->net, idx, count, t->norm.scale, t->norm.shift, t->norm.channels,
+                   image_scale);
 }
 
 void tf_ticket_epoch_order(const tf_config_t *cfg, int round, long epoch, const int32_t *train_idx,
@@ -394,8 +395,8 @@ static int ticket_setup(ticket_t *t, tf_err_t *err) {
   if (rc < 0) return rc;
   rc = tf_data_split(&t->split, data->train.n, cfg->validation, cfg->seed, err);
   if (rc < 0) return rc;
-  rc = tf_data_norm_create(&t->norm, (int)cfg->normalize, &data->train, &data->test, &t->split,
-                           err);
+  rc = tf_data_norm_create(&t->norm, (int)cfg->normalize, c, &data->train, &data->test,
+                           &t->split, err);
   if (rc < 0) return rc;
   const size_t np = t->net.n_params;
   t->n_evals = shape.n_evals;

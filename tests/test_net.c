@@ -475,6 +475,60 @@ static float input_at(const tf_net_t *net, int count, int i, int k) {
   return net->x[(size_t)first * dim + (size_t)k * lanes + (i - first)];
 }
 
+/* standardize on images of several channels (a CIFAR-10 record is 3 planes): each channel gets
+ * its own pair, so every channel of the training split has mean 0 and variance 1, in both
+ * layouts, here with 4 planes of 196 pixels whose brightness differs by channel. */
+static void test_net_standardize_maps_each_channel_to_mean_0_variance_1(void) {
+  enum { N = 600, D = 784, B = 100, C = 4, P = D / C };
+  synth_t sy;
+  synth_make(&sy, N, D);
+  for (int i = 0; i < N; i++)
+    for (int c = 0; c < C; c++)
+      for (int k = 0; k < P; k++) {
+        uint8_t *px = sy.pixels + (size_t)i * D + (size_t)c * P + k;
+        *px = (uint8_t)(*px / (c + 1) + 40 * c);
+      }
+  tf_split_t split;
+  ASSERT_INT_EQ(tf_data_split(&split, N, 100, 1, NULL), 0);
+  tf_data_norm_t one, per;
+  ASSERT_INT_EQ(tf_data_norm_create(&one, TF_NORMALIZE_STANDARDIZE, 1, &sy.im, &sy.im, &split,
+                                    NULL), 0);
+  ASSERT_INT_EQ(tf_data_norm_create(&per, TF_NORMALIZE_STANDARDIZE, C, &sy.im, &sy.im, &split,
+                                    NULL), 0);
+  ASSERT_INT_EQ(per.channels, C);
+  ASSERT(per.shift[0] != per.shift[C - 1] && per.scale[0] != per.scale[C - 1]);
+  ASSERT_INT_EQ(tf_data_norm_create(&one, TF_NORMALIZE_STANDARDIZE, 3, &sy.im, &sy.im, &split,
+                                    NULL), TF_EINPUT);
+  tf_net_t net;
+  lenet_pruned(&net, B, 0.1, 1.0);
+  int32_t y[B];
+  for (int plan = 0; plan < 2; plan++) {
+    ASSERT_INT_EQ(tf_net_plan(&net, plan ? 0.3 : 0.0, NULL), 0);
+    double sum[C] = {0}, sum2[C] = {0};
+    for (int32_t first = 0; first < split.n_train; first += B) {
+      const int count = split.n_train - first < B ? split.n_train - first : B;
+      const int32_t *idx = split.train_idx + first;
+      tf_net_gather(&net, &sy.im, idx, count, y);
+      tf_net_normalize(&net, idx, count, per.scale, per.shift, C, NULL);
+      for (int i = 0; i < count; i++)
+        for (int k = 0; k < D; k++) {
+          double x = input_at(&net, count, i, k);
+          sum[k / P] += x;
+          sum2[k / P] += x * x;
+        }
+    }
+    for (int c = 0; c < C; c++) {
+      const double cells = (double)split.n_train * P, mean = sum[c] / cells;
+      ASSERT_NEAR(mean, 0.0, 1e-5);
+      ASSERT_NEAR(sum2[c] / cells - mean * mean, 1.0, 1e-5);
+    }
+  }
+  tf_net_free(&net);
+  tf_data_norm_free(&per);
+  tf_data_split_free(&split);
+  synth_free(&sy);
+}
+
 /* data.normalize through the gather of both layouts: standardize gives inputs of mean 0 and
  * variance 1 over the training split's images (its statistics also map the held-out ones), l2
  * gives every image norm 1, unit changes nothing (the gather's own p / 255). */
@@ -485,12 +539,12 @@ static void test_net_normalized_inputs_have_the_promised_moments(void) {
   tf_split_t split;
   ASSERT_INT_EQ(tf_data_split(&split, N, 200, 1, NULL), 0);
   tf_data_norm_t unit, standard, l2;
-  ASSERT_INT_EQ(tf_data_norm_create(&unit, TF_NORMALIZE_UNIT, &sy.im, &sy.im, &split, NULL), 0);
+  ASSERT_INT_EQ(tf_data_norm_create(&unit, TF_NORMALIZE_UNIT, 1, &sy.im, &sy.im, &split, NULL), 0);
   ASSERT_INT_EQ(unit.active, 0);
   ASSERT(unit.train_scale == NULL && unit.test_scale == NULL);
-  ASSERT_INT_EQ(tf_data_norm_create(&standard, TF_NORMALIZE_STANDARDIZE, &sy.im, &sy.im, &split,
-                                    NULL), 0);
-  ASSERT_INT_EQ(tf_data_norm_create(&l2, TF_NORMALIZE_L2, &sy.im, &sy.im, &split, NULL), 0);
+  ASSERT_INT_EQ(tf_data_norm_create(&standard, TF_NORMALIZE_STANDARDIZE, 1, &sy.im, &sy.im,
+                                    &split, NULL), 0);
+  ASSERT_INT_EQ(tf_data_norm_create(&l2, TF_NORMALIZE_L2, 1, &sy.im, &sy.im, &split, NULL), 0);
   ASSERT(standard.active && l2.active && l2.train_scale != NULL);
   tf_net_t net;
   lenet_pruned(&net, B, 0.1, 1.0);
@@ -503,7 +557,7 @@ static void test_net_normalized_inputs_have_the_promised_moments(void) {
       const int count = split.n_train - first < B ? split.n_train - first : B;
       const int32_t *idx = split.train_idx + first;
       tf_net_gather(&net, &sy.im, idx, count, y);
-      tf_net_normalize(&net, idx, count, standard.scale, standard.shift, NULL);
+      tf_net_normalize(&net, idx, count, standard.scale, standard.shift, 1, NULL);
       for (int i = 0; i < count; i++)
         for (int k = 0; k < D; k++) {
           double x = input_at(&net, count, i, k);
@@ -511,7 +565,7 @@ static void test_net_normalized_inputs_have_the_promised_moments(void) {
           sum2 += x * x;
         }
       tf_net_gather(&net, &sy.im, idx, count, y);
-      tf_net_normalize(&net, idx, count, l2.scale, l2.shift, l2.train_scale);
+      tf_net_normalize(&net, idx, count, l2.scale, l2.shift, 1, l2.train_scale);
       for (int i = 0; i < count; i++) {
         double n2 = 0;
         for (int k = 0; k < D; k++) n2 += (double)input_at(&net, count, i, k) * input_at(&net, count, i, k);
@@ -525,9 +579,9 @@ static void test_net_normalized_inputs_have_the_promised_moments(void) {
     /* a held-out image is mapped by the training split's pair */
     const int32_t v = split.val_idx[0];
     tf_net_gather(&net, &sy.im, &v, 1, y);
-    tf_net_normalize(&net, &v, 1, standard.scale, standard.shift, NULL);
+    tf_net_normalize(&net, &v, 1, standard.scale, standard.shift, 1, NULL);
     for (int k = 0; k < D; k++) {
-      float want = (float)sy.im.pixels[(size_t)v * D + k] / 255.0f * standard.scale + standard.shift;
+      float want = (float)sy.im.pixels[(size_t)v * D + k] / 255.0f * standard.scale[0] + standard.shift[0];
       ASSERT(input_at(&net, 1, 0, k) == want);
     }
   }
@@ -728,5 +782,7 @@ int main(void) {
   RUN(test_net_sparse_plan_matches_dense_gradients_and_eval);
   RUN(test_net_step_equals_gradient_then_update);
   RUN(test_net_sparse_training_tracks_dense_reference);
+  /* Last: it draws from the file's one random stream, which the tests above replay. */
+  RUN(test_net_standardize_maps_each_channel_to_mean_0_variance_1);
   return 0;
 }

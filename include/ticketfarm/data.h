@@ -81,22 +81,29 @@ typedef struct tf_split {
 int tf_data_split(tf_split_t *split, int32_t n, int32_t validation, uint64_t seed, tf_err_t *err);
 void tf_data_split_free(tf_split_t *split);
 
-/* data.normalize as an affine map of the gathered inputs x = p / 255: x * scale + shift, the
- * scale per image (image_scale[i] for image i) when there is one. */
+#define TF_DATA_MAX_CHANNELS 4
+
+/* data.normalize as an affine map of the gathered inputs x = p / 255: x * scale[c] + shift[c]
+ * for a pixel of channel c (an image is channels planes of dim / channels pixels), the scale per
+ * image (image_scale[i] for image i) when there is one. */
 typedef struct tf_data_norm {
-  int active;         /* 0 under unit: the inputs stay p / 255, untouched */
-  float scale, shift; /* standardize: 1 / std and -mean / std; l2: 1 and 0 */
+  int active;   /* 0 under unit: the inputs stay p / 255, untouched */
+  int channels; /* 1 to TF_DATA_MAX_CHANNELS */
+  float scale[TF_DATA_MAX_CHANNELS]; /* standardize: 1 / std of each channel; l2: 1 */
+  float shift[TF_DATA_MAX_CHANNELS]; /* standardize: -mean / std of each channel; l2: 0 */
   float *train_scale; /* l2: (train n) 1 / ||p / 255|| of each image of the training set, 1 for
                        * an all-zero image; NULL otherwise */
   float *test_scale;  /* l2: (test n) likewise for the test images */
 } tf_data_norm_t;
 
-/* The map for normalization `kind` (a tf_normalize_t): standardize takes the mean and the
- * standard deviation (population) of p / 255 over every pixel of the training split's images
- * (split->train_idx), one scalar pair, also applied to the validation and test images; l2
- * computes every image's scale once (sums of squared bytes are exact). Rank-local. Returns 0,
- * TF_ENOMEM, or TF_EINPUT for an unknown kind or a training split of constant pixels. */
-int tf_data_norm_create(tf_data_norm_t *norm, int kind, const tf_images_t *train,
+/* The map for normalization `kind` (a tf_normalize_t) of images of `channels` planes:
+ * standardize takes the mean and the standard deviation (population) of p / 255 over every
+ * pixel of each channel of the training split's images (split->train_idx), one pair per
+ * channel, also applied to the validation and test images; l2 computes every image's scale
+ * once (sums of squared bytes are exact). Rank-local. Returns 0, TF_ENOMEM, or TF_EINPUT for an
+ * unknown kind, a channel count that does not divide the image, or a training split whose
+ * pixels are constant in a channel. */
+int tf_data_norm_create(tf_data_norm_t *norm, int kind, int channels, const tf_images_t *train,
                         const tf_images_t *test, const tf_split_t *split, tf_err_t *err);
 void tf_data_norm_free(tf_data_norm_t *norm);
 

@@ -129,11 +129,12 @@ void tf_net_sync(tf_net_t *net);
 void tf_net_gather(tf_net_t *net, const tf_images_t *images, const int32_t *idx, int count,
                    int32_t *y);
 
-/* Maps the gathered inputs of images idx[0..count) (the last tf_net_gather) to x * scale +
- * shift in place, the scale image_scale[idx[i]] when image_scale is not NULL (data.normalize);
+/* Maps the gathered inputs of images idx[0..count) (the last tf_net_gather) to
+ * x * scale[c] + shift[c] in place for a pixel of channel c (an image is `channels` planes of
+ * equal size), the scale image_scale[idx[i]] when image_scale is not NULL (data.normalize);
  * padding lanes stay zero. Rank-local. */
-void tf_net_normalize(tf_net_t *net, const int32_t *idx, int count, float scale, float shift,
-                      const float *image_scale);
+void tf_net_normalize(tf_net_t *net, const int32_t *idx, int count, const float *scale,
+                      const float *shift, int channels, const float *image_scale);
 
 /* One training step on the gathered batch of n examples with labels y, in the current plan
  * (tf_net_plan again whenever the mask changes): forward, backward, and
