@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End to end with convolution layers: a small conv sweep (one pruned round on the sparse conv
-# kernels) with 1 and 2 ranks, and stopped and resumed, gives equal files, with exact per-layer
+# kernels) with 1 and 2 ranks, stopped and resumed, and killed and resumed, gives equal files, with exact per-layer
 # prune counts for the convolution, hidden and output layers; plan, summary and the LeNet-5
 # preset's shape read it.
 #   tests/e2e_conv.sh path/to/ticketfarm
@@ -54,6 +54,39 @@ mpirun -n 2 "$TF" run "$T/sweep.yaml" -o "$T/resumed.h5" -q 2>"$T/resume.log" ||
 h5diff --exclude-path /runtime "$T/np1.h5" "$T/resumed.h5" >"$T/diff.txt" ||
   die "stopped and resumed differs: $(head -5 "$T/diff.txt")"
 ok "a run stopped by --stop-after and resumed gives the same /results"
+
+# Killed with SIGKILL of the whole job (as scancel ends it) once a round is in the file, with most
+# of the sweep still to run, and resumed: the same file as an uninterrupted run.
+sed 's/rounds: 1,/rounds: 3,/; s/control: \[ticket, sign_reinit\]/control: [ticket, sign_reinit, reinit, random_mask]/' \
+  "$T/sweep.yaml" >"$T/kill.yaml"
+mpirun -n 2 "$TF" run "$T/kill.yaml" -o "$T/kill-ref.h5" -q 2>"$T/kill-ref.log" ||
+  die "uninterrupted 4-task run failed: $(tail -3 "$T/kill-ref.log")"
+setsid mpirun -n 2 "$TF" run "$T/kill.yaml" -o "$T/killed.h5" -q >/dev/null 2>"$T/killed.log" &
+sid=$!
+$PY - "$T/killed.h5" <<'PY' || die "the killed job finished no round"
+import sys, time, h5py
+deadline = time.monotonic() + 120
+while time.monotonic() < deadline:
+    try:
+        with h5py.File(sys.argv[1], "r") as f:
+            if f["results/rounds_done"][:].sum() >= 1:
+                sys.exit(0)
+    except (OSError, KeyError):
+        pass
+    time.sleep(0.05)
+sys.exit(1)
+PY
+pkill -9 -s "$sid" 2>/dev/null || true
+wait "$sid" 2>/dev/null || true
+done_rounds=$($PY -c "
+import sys, h5py
+print(int(h5py.File(sys.argv[1], 'r')['results/rounds_done'][:].sum()))" "$T/killed.h5")
+[ "$done_rounds" -lt 16 ] || die "the kill came after the whole sweep ($done_rounds of 16 rounds)"
+mpirun -n 2 "$TF" run "$T/kill.yaml" -o "$T/killed.h5" -q 2>"$T/killed2.log" ||
+  die "resume after SIGKILL failed: $(tail -3 "$T/killed2.log")"
+h5diff --exclude-path /runtime "$T/kill-ref.h5" "$T/killed.h5" >"$T/diff.txt" ||
+  die "killed and resumed differs: $(head -5 "$T/diff.txt")"
+ok "SIGKILL of the whole job after $done_rounds of 16 rounds, then a resume: the same /results"
 
 $PY - "$T/np2.h5" <<'PY' || die "file contents"
 import sys, h5py, numpy as np
