@@ -340,18 +340,27 @@ static int read_dataset_value(const parse_t *p, const node_t *n, const char *pat
   return rc;
 }
 
-/* A list of hidden layer widths. */
-static int read_hidden_value(const parse_t *p, const node_t *n, const char *path, value_t *v) {
+/* A YAML sequence of at most `max` items (max < 0: any number), else a message naming `what` is
+ * expected and, past max, how many `items` are allowed. */
+static int read_list(const parse_t *p, const node_t *n, const char *path, const char *what,
+                     int max, const char *items) {
   char got[80];
   if (n->kind != NODE_SEQ)
-    return tf__sweep_fail(p, n, "%s: expected a list of layer widths such as [300, 100], got %s",
-                          path, tf__yaml_describe(n, got, sizeof got));
-  if (n->n > TF_MAX_HIDDEN)
-    return tf__sweep_fail(p, n, "%s: at most %d hidden layers, got %zu", path, TF_MAX_HIDDEN,
-                          n->n);
+    return tf__sweep_fail(p, n, "%s: expected %s, got %s", path, what,
+                          tf__yaml_describe(n, got, sizeof got));
+  if (max >= 0 && n->n > (size_t)max)
+    return tf__sweep_fail(p, n, "%s: at most %d %s, got %zu", path, max, items, n->n);
+  return 0;
+}
+
+/* A list of hidden layer widths. */
+static int read_hidden_value(const parse_t *p, const node_t *n, const char *path, value_t *v) {
+  int rc = read_list(p, n, path, "a list of layer widths such as [300, 100]", TF_MAX_HIDDEN,
+                     "hidden layers");
+  if (rc != 0) return rc;
   for (size_t i = 0; i < n->n; i++) {
     long long w = 0;
-    int rc = read_int(p, n->items[i], path, "an integer layer width", 1, HIDDEN_WIDTH_MAX, &w);
+    rc = read_int(p, n->items[i], path, "an integer layer width", 1, HIDDEN_WIDTH_MAX, &w);
     if (rc != 0) return rc;
     v->list[i] = (int)w;
   }
@@ -362,17 +371,12 @@ static int read_hidden_value(const parse_t *p, const node_t *n, const char *path
 /* A strictly increasing list of iterations. */
 static int read_milestones_value(const parse_t *p, const node_t *n, const char *path,
                                  value_t *v) {
-  char got[80];
-  if (n->kind != NODE_SEQ)
-    return tf__sweep_fail(p, n,
-                          "%s: expected a list of iterations such as [20000, 30000], got %s",
-                          path, tf__yaml_describe(n, got, sizeof got));
-  if (n->n > TF_MAX_MILESTONES)
-    return tf__sweep_fail(p, n, "%s: at most %d milestones, got %zu", path, TF_MAX_MILESTONES,
-                          n->n);
+  int rc = read_list(p, n, path, "a list of iterations such as [20000, 30000]",
+                     TF_MAX_MILESTONES, "milestones");
+  if (rc != 0) return rc;
   for (size_t i = 0; i < n->n; i++) {
     long long it = 0;
-    int rc = read_int(p, n->items[i], path, "an integer iteration", 1, LONG_COUNT_MAX, &it);
+    rc = read_int(p, n->items[i], path, "an integer iteration", 1, LONG_COUNT_MAX, &it);
     if (rc != 0) return rc;
     if (i > 0 && it <= v->list[i - 1])
       return tf__sweep_fail(p, n->items[i], "%s: milestones must increase strictly, got %lld "
@@ -385,14 +389,10 @@ static int read_milestones_value(const parse_t *p, const node_t *n, const char *
 
 /* A list of channel counts with pool markers, each pool after a convolution. */
 static int read_conv_value(const parse_t *p, const node_t *n, const char *path, value_t *v) {
-  char got[80];
-  if (n->kind != NODE_SEQ)
-    return tf__sweep_fail(p, n,
-                          "%s: expected a list of channel counts and pool markers such as "
-                          "[64, 64, pool], got %s",
-                          path, tf__yaml_describe(n, got, sizeof got));
-  if (n->n > TF_MAX_CONV)
-    return tf__sweep_fail(p, n, "%s: at most %d entries, got %zu", path, TF_MAX_CONV, n->n);
+  int rc = read_list(p, n, path,
+                     "a list of channel counts and pool markers such as [64, 64, pool]",
+                     TF_MAX_CONV, "entries");
+  if (rc != 0) return rc;
   for (size_t i = 0; i < n->n; i++) {
     const node_t *item = n->items[i];
     if (item->kind == NODE_SCALAR && strcmp(item->text, "pool") == 0) {
@@ -402,7 +402,7 @@ static int read_conv_value(const parse_t *p, const node_t *n, const char *path, 
       continue;
     }
     long long c = 0;
-    int rc = read_int(p, item, path, "a channel count or pool", 1, 4096, &c);
+    rc = read_int(p, item, path, "a channel count or pool", 1, 4096, &c);
     if (rc != 0) return rc;
     v->conv[i] = (int)c;
   }
@@ -422,14 +422,12 @@ static int read_init_value(const parse_t *p, const node_t *n, const char *path, 
 
 /* A list of snapshot names, each at most once: their bits. */
 static int read_weights_value(const parse_t *p, const node_t *n, const char *path, value_t *v) {
-  char got[80];
-  if (n->kind != NODE_SEQ)
-    return tf__sweep_fail(p, n, "%s: expected a list such as [init, final] ([] for none), got %s",
-                          path, tf__yaml_describe(n, got, sizeof got));
+  int rc = read_list(p, n, path, "a list such as [init, final] ([] for none)", -1, NULL);
+  if (rc != 0) return rc;
   const node_t *first[3] = {NULL, NULL, NULL};
   for (size_t i = 0; i < n->n; i++) {
     int idx = 0;
-    int rc = read_name(p, n->items[i], path, "snapshot", snapshot_names, 3, &idx);
+    rc = read_name(p, n->items[i], path, "snapshot", snapshot_names, 3, &idx);
     if (rc != 0) return rc;
     if (first[idx] != NULL)
       return tf__sweep_fail(p, n->items[i], "%s: '%s' is listed twice (first at %d:%d)", path,
@@ -442,12 +440,8 @@ static int read_weights_value(const parse_t *p, const node_t *n, const char *pat
 
 /* A list of layer indices and output, each at most once: their bits. */
 static int read_layers_value(const parse_t *p, const node_t *n, const char *path, value_t *v) {
-  char got[80];
-  if (n->kind != NODE_SEQ)
-    return tf__sweep_fail(p, n,
-                          "%s: expected a list of layers such as [0, output] ([] for none), "
-                          "got %s",
-                          path, tf__yaml_describe(n, got, sizeof got));
+  int rc = read_list(p, n, path, "a list of layers such as [0, output] ([] for none)", -1, NULL);
+  if (rc != 0) return rc;
   const node_t *first[TF_MAX_LAYERS + 1] = {NULL};
   for (size_t i = 0; i < n->n; i++) {
     const node_t *item = n->items[i];
@@ -460,7 +454,7 @@ static int read_layers_value(const parse_t *p, const node_t *n, const char *path
         return tf__sweep_fail(p, item, "%s: expected a layer index or output, got '%s'", path,
                               item->text);
       long long l = 0;
-      int rc = read_int(p, item, path, "a layer index or output", 0, TF_MAX_LAYERS - 1, &l);
+      rc = read_int(p, item, path, "a layer index or output", 0, TF_MAX_LAYERS - 1, &l);
       if (rc != 0) return rc;
       bit = (int)l;
     }
