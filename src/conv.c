@@ -203,19 +203,26 @@ static void mask_by_input(float *restrict dx, const float *restrict x, size_t co
 /* A 1x1 kernel's lowered matrix is its input image: (in_c, in_h * in_w), ld = pixels. */
 static int lowers_to_itself(const tf_conv_t *cv) { return cv->k == 1; }
 
+/* Image xi lowered for SGEMM: (fan_in, pixels) with leading dimension *lda, xi itself for a 1x1
+ * kernel, else the workspace's cols. */
+static const float *lower_for_sgemm(const tf_conv_t *cv, tf_conv_work_t *ws, const float *xi,
+                                    int *lda) {
+  if (lowers_to_itself(cv)) {
+    *lda = cv->pixels;
+    return xi;
+  }
+  tf_conv_lower(cv, xi, ws->cols);
+  *lda = (int)cv->ld;
+  return ws->cols;
+}
+
 void tf_conv_forward(const tf_conv_t *cv, tf_conv_work_t *ws, const float *w, const float *b,
                      const float *x, int n, int relu_on, float *y) {
-  const int direct = lowers_to_itself(cv);
   for (int i = 0; i < n; i++) {
     const float *xi = x + (size_t)i * cv->in_size;
     float *yi = y + (size_t)i * cv->out_size;
-    const float *a = xi;
-    int lda = cv->pixels;
-    if (!direct) {
-      tf_conv_lower(cv, xi, ws->cols);
-      a = ws->cols;
-      lda = (int)cv->ld;
-    }
+    int lda;
+    const float *a = lower_for_sgemm(cv, ws, xi, &lda);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cv->out_c, cv->pixels, cv->fan_in,
                 1.0f, w, cv->fan_in, a, lda, 0.0f, yi, cv->pixels);
     bias_relu(yi, cv->out_c, cv->pixels, b, relu_on);
@@ -230,13 +237,8 @@ void tf_conv_backward(const tf_conv_t *cv, tf_conv_work_t *ws, const float *w, c
   for (int i = 0; i < n; i++) {
     const float *xi = x + (size_t)i * cv->in_size;
     const float *dyi = dy + (size_t)i * cv->out_size;
-    const float *a = xi;
-    int lda = cv->pixels;
-    if (!direct) {
-      tf_conv_lower(cv, xi, ws->cols);
-      a = ws->cols;
-      lda = (int)cv->ld;
-    }
+    int lda;
+    const float *a = lower_for_sgemm(cv, ws, xi, &lda);
     /* gw (out_c, fan_in) (+)= dy_i (out_c, pixels) cols^T (pixels, fan_in) */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cv->out_c, cv->fan_in, cv->pixels, 1.0f,
                 dyi, cv->pixels, a, lda, i > 0 ? 1.0f : 0.0f, gw, cv->fan_in);
