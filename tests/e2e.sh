@@ -5,17 +5,8 @@
 #   tests/e2e.sh path/to/ticketfarm
 set -euo pipefail
 TF=$(realpath "$1")
-# Without the MNIST that tools/fetch-data fetches the test is skipped (exit 77), not failed.
-data=${TICKETFARM_DATA:-data}
-[ -d "$data/mnist" ] || { echo "SKIP  $data/mnist is missing (run tools/fetch-data mnist)"; exit 77; }
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-export OPENBLAS_NUM_THREADS=1 HDF5_USE_FILE_LOCKING=FALSE
-PY=/usr/bin/python3
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-ok() { pass=$((pass + 1)); echo "ok    $*"; }
-die() { echo "FAIL  $*" >&2; exit 1; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_mnist
 
 cat >"$T/sweep.yaml" <<'YAML'
 name: e2e

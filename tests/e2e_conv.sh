@@ -6,14 +6,8 @@
 #   tests/e2e_conv.sh path/to/ticketfarm
 set -euo pipefail
 TF=$(realpath "$1")
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-export OPENBLAS_NUM_THREADS=1 HDF5_USE_FILE_LOCKING=FALSE
-PY=/usr/bin/python3
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-ok() { pass=$((pass + 1)); echo "ok    $*"; }
-die() { echo "FAIL  $*" >&2; exit 1; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_mnist
 
 # conv 4@3x3 same (28 x 28), pool (14), conv 6@3x3 same, pool (7): 294 features -> 16 -> 10.
 # Round 1 keeps half of each convolution and of the hidden layer, below train.sparse_below: the

@@ -7,20 +7,13 @@
 #   tests/shard.sh path/to/ticketfarm
 set -euo pipefail
 TF=$(realpath "$1")
-data=${TICKETFARM_DATA:-data}
-[ -d "$data/mnist" ] || { echo "SKIP  $data/mnist is missing (run tools/fetch-data mnist)"; exit 77; }
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-export OPENBLAS_NUM_THREADS=1 HDF5_USE_FILE_LOCKING=FALSE
-PY=/usr/bin/python3
-T=$(mktemp -d)
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_mnist
 cleanup() {
   [ -n "${SID:-}" ] && pkill -9 -s "$SID" 2>/dev/null || true
   rm -rf "$T"
 }
 trap cleanup EXIT
-pass=0
-ok() { pass=$((pass + 1)); echo "ok    $*"; }
-die() { echo "FAIL  $*" >&2; exit 1; }
 
 # 12 tasks in 6 families (model.hidden x seed; control tells a family's members apart) of two
 # sizes, so that balancing has something to do.

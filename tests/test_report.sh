@@ -9,17 +9,9 @@
 #   tests/test_report.sh path/to/ticketfarm
 set -euo pipefail
 TF=$(realpath "$1")
-data=${TICKETFARM_DATA:-data}
-[ -d "$data/mnist" ] || { echo "SKIP  $data/mnist is missing (run tools/fetch-data mnist)"; exit 77; }
 REPORT=$(realpath "$(dirname "${BASH_SOURCE[0]}")/../tools/ticketreport")
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-export OPENBLAS_NUM_THREADS=1 HDF5_USE_FILE_LOCKING=FALSE
-PY=/usr/bin/python3
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-ok() { pass=$((pass + 1)); echo "ok    $*"; }
-die() { echo "FAIL  $*" >&2; exit 1; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_mnist
 
 cat >"$T/tiny.yaml" <<'YAML'
 name: report-test

@@ -7,14 +7,9 @@
 set -euo pipefail
 TF=$(realpath "$1")
 README=$(realpath "$(dirname "${BASH_SOURCE[0]}")/../README.md")
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-export OPENBLAS_NUM_THREADS=1 HDF5_USE_FILE_LOCKING=FALSE MPLBACKEND=Agg
-PY=/usr/bin/python3
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-ok() { pass=$((pass + 1)); echo "ok    $*"; }
-die() { echo "FAIL  $*" >&2; exit 1; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_mnist
+export MPLBACKEND=Agg
 
 cat >"$T/grid.yaml" <<'YAML'
 name: xarray-test
