@@ -27,7 +27,9 @@
 typedef struct ticket {
   const tf_config_t *cfg;
   const tf_dataset_t *data;
-  const tf_ticket_sink_t *sink;
+  tf_family_member_t *members; /* the family whose trunk this is (tf_ticket_run_family) */
+  int n_members;
+  const tf_ticket_sink_t *poller; /* the sink whose poll hook runs between steps */
   tf_net_t net;
   tf_optim_t opt;
   tf_split_t split;
@@ -41,9 +43,8 @@ typedef struct ticket {
   float *theta0;       /* (n_params) initial parameters */
   float *theta_k;      /* (n_params) parameters at the rewind iteration of round 0 */
   float *ticket_final; /* (n_params) the ticket's trained parameters of the last round */
-  float *ticket_mask;  /* (n_params) the ticket's mask, net layout */
-  float *ctl_final;    /* (n_params) a control's trained parameters while the ticket is replayed */
-  float *ctl_mask;     /* (n_params) a control's mask, likewise */
+  float *ticket_mask;  /* (n_params) the ticket's mask of the round being trained, net layout */
+  float *next_mask;    /* (n_params) the ticket's mask for the next round, net layout */
   uint8_t *bits;       /* (packed mask bytes) the mask trained in the round being reported */
   uint8_t *next_bits;  /* (packed mask bytes) the ticket's mask for the next round */
   tf_eval_t *evals;    /* (n_evals) */
@@ -55,9 +56,20 @@ static int sink_poll(const tf_ticket_sink_t *sink) {
   return sink != NULL && sink->poll != NULL ? sink->poll(sink->ctx) : 0;
 }
 
+/* Whether member m still runs: it has rounds left and has not failed. */
+static int member_active(const tf_family_member_t *m) {
+  return m->outcome == 0 && m->start_round <= m->cfg.rounds;
+}
+
+/* Hands a snapshot to every member still running. */
 static int snapshot(ticket_t *t, tf_snapshot_t which, const float *params) {
-  if (t->sink == NULL || t->sink->snapshot == NULL) return 0;
-  return t->sink->snapshot(t->sink->ctx, which, params, t->net.n_params);
+  for (int i = 0; i < t->n_members; i++) {
+    const tf_family_member_t *m = &t->members[i];
+    if (!member_active(m) || m->sink.snapshot == NULL) continue;
+    int rc = m->sink.snapshot(m->sink.ctx, which, params, t->net.n_params);
+    if (rc != 0) return rc;
+  }
+  return 0;
 }
 
 /* Weights of every layer from the initialiser, each layer from its own stream (purpose, round,
@@ -123,7 +135,7 @@ static int evaluate(ticket_t *t, const tf_images_t *images, const int32_t *idx, 
     int count = n - i < chunk ? (int)(n - i) : chunk;
     gather(t, images, idx + i, count);
     tf_net_eval_batch(&t->net, t->y, count, &loss_sum, &correct);
-    int rc = sink_poll(t->sink);
+    int rc = sink_poll(t->poller);
     if (rc != 0) return rc;
   }
   *loss = n > 0 ? (float)(loss_sum / n) : NAN;
@@ -202,7 +214,7 @@ static int train_round(ticket_t *t, int round, long start, long end, int evaluat
       loss_count = 0;
     }
     if (done % POLL_EVERY == 0) {
-      rc = sink_poll(t->sink);
+      rc = sink_poll(t->poller);
       if (rc != 0) return rc;
     }
   }
@@ -272,10 +284,10 @@ int tf_ticket_control(const tf_config_t *cfg, const tf_net_t *net, const float *
   return 0;
 }
 
-/* Hands round `round` to the sink: trained under `mask` to `final`, next_mask the ticket's mask
- * for the next round (NULL after the last). */
-static int report_round(ticket_t *t, int round, const float *mask, const float *final,
-                        const float *next_mask, double wall_s) {
+/* Hands round `round` of member m to its sink: trained under `mask` to `final`, next_mask the
+ * ticket's mask for the next round (NULL after the last). */
+static int report_round(ticket_t *t, const tf_family_member_t *m, int round, const float *mask,
+                        const float *final, const float *next_mask, double wall_s) {
   const tf_config_t *cfg = t->cfg;
   const tf_net_t *net = &t->net;
   tf_round_t r = {0};
@@ -303,8 +315,8 @@ static int report_round(ticket_t *t, int round, const float *mask, const float *
   r.final = final;
   r.n_params = net->n_params;
   r.wall_s = wall_s;
-  if (t->sink == NULL || t->sink->round_done == NULL) return 0;
-  return t->sink->round_done(t->sink->ctx, &r);
+  if (m->sink.round_done == NULL) return 0;
+  return m->sink.round_done(m->sink.ctx, &r);
 }
 
 static void clear_evals(ticket_t *t) {
@@ -327,8 +339,7 @@ static void ticket_free(ticket_t *t) {
   free(t->theta_k);
   free(t->ticket_final);
   free(t->ticket_mask);
-  free(t->ctl_final);
-  free(t->ctl_mask);
+  free(t->next_mask);
   free(t->bits);
   free(t->next_bits);
   free(t->evals);
@@ -408,45 +419,174 @@ static int ticket_setup(ticket_t *t, tf_err_t *err) {
   t->theta_k = malloc(np * sizeof *t->theta_k);
   t->ticket_final = malloc(np * sizeof *t->ticket_final);
   t->ticket_mask = malloc(np * sizeof *t->ticket_mask);
-  t->ctl_final = malloc(np * sizeof *t->ctl_final);
-  t->ctl_mask = malloc(np * sizeof *t->ctl_mask);
+  t->next_mask = malloc(np * sizeof *t->next_mask);
   t->bits = malloc(tf_prune_packed_size(&t->net));
   t->next_bits = malloc(tf_prune_packed_size(&t->net));
   t->evals = malloc((size_t)t->n_evals * sizeof *t->evals);
   if (!t->test_idx || !t->order || !t->y || !t->theta0 || !t->theta_k ||
-      !t->ticket_final || !t->ticket_mask || !t->ctl_final || !t->ctl_mask || !t->bits ||
+      !t->ticket_final || !t->ticket_mask || !t->next_mask || !t->bits ||
       !t->next_bits || !t->evals)
     return tf_err_set(err, TF_ENOMEM, "out of memory for a task of %zu parameters", np);
   for (int32_t i = 0; i < data->test.n; i++) t->test_idx[i] = i;
   return 0;
 }
 
-/* The ticket's mask for the round after `round`, pruned from its trained parameters; NULL after
- * the last round. */
+/* The ticket's mask for the round after `round`, pruned from its trained parameters into
+ * t->next_mask; NULL after the last round. */
 static const float *next_ticket_mask(ticket_t *t, int round, tf_err_t *err, int *rc) {
   const tf_config_t *cfg = t->cfg;
   *rc = 0;
   if (round == cfg->rounds) return NULL;
+  memcpy(t->next_mask, t->ticket_mask, t->net.n_params * sizeof *t->next_mask);
   unsigned exclude = 0;
   for (int l = 0; l < t->net.n_layers; l++)
     if (tf_config_excluded(cfg, l, t->net.n_layers)) exclude |= 1u << l;
   if (cfg->scope == TF_SCOPE_GLOBAL) {
-    *rc = tf_prune_magnitude(&t->net, t->ticket_final, t->ticket_mask, cfg->rate,
+    *rc = tf_prune_magnitude(&t->net, t->ticket_final, t->next_mask, cfg->rate,
                              cfg->output_rate, cfg->scope, exclude, err);
   } else {
     double rates[TF_MAX_LAYERS];
     tf_prune_rates(&t->net, cfg->conv_rate, cfg->rate, cfg->output_rate, rates);
-    *rc = tf_prune_magnitude_layers(&t->net, t->ticket_final, t->ticket_mask, rates, exclude,
+    *rc = tf_prune_magnitude_layers(&t->net, t->ticket_final, t->next_mask, rates, exclude,
                                     err);
   }
-  return t->ticket_mask;
+  return t->next_mask;
 }
 
-static int ticket_rounds(ticket_t *t, const tf_ticket_start_t *start, tf_err_t *err) {
+/* Whether member m reports round `round`. */
+static int member_runs(const tf_family_member_t *m, int round) {
+  return member_active(m) && m->start_round <= round;
+}
+
+/* A training error other than a divergence: the family's, as train_round set it. */
+static int pass_error(tf_err_t *err, const tf_err_t *from, int rc) {
+  if (err != NULL && rc < 0) *err = *from;
+  return rc;
+}
+
+/* Member m fails with the divergence in err; the others go on. */
+static void member_fail(tf_family_member_t *m, const tf_err_t *err) {
+  m->outcome = TF_EDIVERGED;
+  m->err = *err;
+}
+
+/* Training for member m begins (NULL: the trunk's, charged to the ticket member when it runs
+ * `round`, else to the first member still running). */
+static void begin_training(const ticket_t *t, const tf_family_member_t *m, int round) {
+  for (int i = 0; m == NULL && i < t->n_members; i++)
+    if (t->members[i].cfg.control == TF_CONTROL_TICKET && member_runs(&t->members[i], round))
+      m = &t->members[i];
+  for (int i = 0; m == NULL && i < t->n_members; i++)
+    if (member_active(&t->members[i])) m = &t->members[i];
+  if (m != NULL && m->sink.training != NULL) m->sink.training(m->sink.ctx);
+}
+
+/* The family's first round: the lowest start of a member still to run; rounds + 1 if none. */
+static int family_first_round(const ticket_t *t) {
+  int first = t->cfg->rounds + 1;
+  for (int i = 0; i < t->n_members; i++)
+    if (member_active(&t->members[i]) && t->members[i].start_round < first)
+      first = t->members[i].start_round;
+  return first;
+}
+
+/* Round 0, the dense network every member shares: trained once with its curve, reported to
+ * every member that starts there. A divergence fails them all. */
+static int family_round0(ticket_t *t, tf_err_t *err) {
+  tf_net_t *net = &t->net;
+  const size_t np = net->n_params;
+  double t0 = tf__clock_now();
+  clear_evals(t);
+  begin_training(t, NULL, 0);
+  tf_err_t diverged = {0};
+  int rc = train_round(t, 0, 0, t->cfg->iterations, 1, &diverged);
+  if (rc == TF_EDIVERGED) {
+    for (int i = 0; i < t->n_members; i++)
+      if (member_active(&t->members[i])) member_fail(&t->members[i], &diverged);
+    return 0;
+  }
+  if (rc != 0) return pass_error(err, &diverged, rc);
+  memcpy(t->ticket_final, net->params, np * sizeof *net->params);
+  memcpy(t->ticket_mask, net->mask, np * sizeof *net->mask);
+  const float *next = next_ticket_mask(t, 0, err, &rc);
+  if (rc < 0) return rc;
+  const double wall = tf__clock_now() - t0;
+  for (int i = 0; i < t->n_members; i++) {
+    if (!member_runs(&t->members[i], 0)) continue;
+    rc = report_round(t, &t->members[i], 0, net->mask, net->params, next, wall);
+    if (rc != 0) return rc;
+  }
+  if (next != NULL) memcpy(t->ticket_mask, next, np * sizeof *t->ticket_mask);
+  return 0;
+}
+
+/* Round `round` >= 1 of the trunk: the ticket trains on its mask from theta_k (with its curve when
+ * a ticket member reports the round), its next mask is pruned, and the ticket member gets the
+ * round. Needed before the last round by every branch (for the next mask), in the last round
+ * only by a ticket member. A divergence fails the ticket member, and before the last round every
+ * member (their next masks are lost). Sets *ticket_wall. */
+static int trunk_round(ticket_t *t, int round, const float **next, double *ticket_wall,
+                       tf_err_t *err) {
+  tf_net_t *net = &t->net;
+  const size_t np = net->n_params;
+  tf_family_member_t *ticket = NULL;
+  for (int i = 0; i < t->n_members; i++)
+    if (t->members[i].cfg.control == TF_CONTROL_TICKET && member_runs(&t->members[i], round))
+      ticket = &t->members[i];
+  *next = NULL;
+  *ticket_wall = 0.0;
+  if (round == t->cfg->rounds && ticket == NULL) return 0;
+  double t0 = tf__clock_now();
+  int rc = tf_ticket_control(t->cfg, net, t->theta_k, t->ticket_mask, round, net->params,
+                             net->mask, err);
+  if (rc < 0) return rc;
+  clear_evals(t);
+  begin_training(t, ticket, round);
+  tf_err_t diverged = {0};
+  rc = train_round(t, round, t->cfg->rewind, t->cfg->iterations, ticket != NULL, &diverged);
+  if (rc == TF_EDIVERGED) {
+    for (int i = 0; i < t->n_members; i++)
+      if (member_active(&t->members[i]) &&
+          (round < t->cfg->rounds || &t->members[i] == ticket))
+        member_fail(&t->members[i], &diverged);
+    return 0;
+  }
+  if (rc != 0) return pass_error(err, &diverged, rc);
+  memcpy(t->ticket_final, net->params, np * sizeof *net->params);
+  *next = next_ticket_mask(t, round, err, &rc);
+  if (rc < 0) return rc;
+  *ticket_wall = tf__clock_now() - t0;
+  if (ticket == NULL) return 0;
+  return report_round(t, ticket, round, t->ticket_mask, t->ticket_final, *next, *ticket_wall);
+}
+
+/* Round `round` >= 1 of branch m (a control): its start from theta_k and the ticket's mask,
+ * trained with its curve and reported with the ticket's next mask. A divergence fails m only. */
+static int branch_round(ticket_t *t, tf_family_member_t *m, int round, const float *next,
+                        tf_err_t *err) {
+  tf_net_t *net = &t->net;
+  double t0 = tf__clock_now();
+  int rc = tf_ticket_control(&m->cfg, net, t->theta_k, t->ticket_mask, round, net->params,
+                             net->mask, err);
+  if (rc < 0) return rc;
+  clear_evals(t);
+  begin_training(t, m, round);
+  tf_err_t diverged = {0};
+  rc = train_round(t, round, t->cfg->rewind, t->cfg->iterations, 1, &diverged);
+  if (rc == TF_EDIVERGED) {
+    member_fail(m, &diverged);
+    return 0;
+  }
+  if (rc != 0) return pass_error(err, &diverged, rc);
+  return report_round(t, m, round, net->mask, net->params, next, tf__clock_now() - t0);
+}
+
+static int family_rounds(ticket_t *t, const uint8_t *mask_bits, tf_err_t *err) {
   const tf_config_t *cfg = t->cfg;
   tf_net_t *net = &t->net;
   const size_t np = net->n_params;
-  const int first = start != NULL ? start->round : 0;
+  const int first = family_first_round(t);
+  if (first > cfg->rounds) return 0;
 
   int rc = draw_init(cfg, net, t->theta0, TF_STREAM_INIT, 0, 0, err);
   if (rc < 0) return rc;
@@ -456,68 +596,97 @@ static int ticket_rounds(ticket_t *t, const tf_ticket_start_t *start, tf_err_t *
   for (size_t i = 0; i < np; i++) net->mask[i] = 1.0f;
 
   if (first == 0) {
-    /* Round 0: the dense network, shared by every control. */
-    double t0 = tf__clock_now();
-    clear_evals(t);
-    rc = train_round(t, 0, 0, cfg->iterations, 1, err);
-    if (rc != 0) return rc;
-    memcpy(t->ticket_final, net->params, np * sizeof *net->params);
-    memcpy(t->ticket_mask, net->mask, np * sizeof *net->mask);
-    const float *next = next_ticket_mask(t, 0, err, &rc);
-    if (rc < 0) return rc;
-    rc = report_round(t, 0, net->mask, net->params, next, tf__clock_now() - t0);
+    rc = family_round0(t, err);
     if (rc != 0) return rc;
   } else {
     /* Resuming: theta_k is round 0's state at iteration k, recomputed bit for bit. */
-    rc = train_round(t, 0, 0, cfg->rewind, 0, err);
-    if (rc != 0) return rc;
-    tf_prune_unpack(net, start->mask_bits, t->ticket_mask);
+    begin_training(t, NULL, 0);
+    tf_err_t diverged = {0};
+    rc = train_round(t, 0, 0, cfg->rewind, 0, &diverged);
+    if (rc == TF_EDIVERGED) {
+      for (int i = 0; i < t->n_members; i++)
+        if (member_active(&t->members[i])) member_fail(&t->members[i], &diverged);
+      return 0;
+    }
+    if (rc != 0) return pass_error(err, &diverged, rc);
+    tf_prune_unpack(net, mask_bits, t->ticket_mask);
   }
 
   for (int round = first > 1 ? first : 1; round <= cfg->rounds; round++) {
-    double t0 = tf__clock_now();
-    rc = tf_ticket_control(cfg, net, t->theta_k, t->ticket_mask, round, net->params, net->mask,
-                           err);
-    if (rc < 0) return rc;
-    clear_evals(t);
-    rc = train_round(t, round, cfg->rewind, cfg->iterations, 1, err);
+    if (family_first_round(t) > cfg->rounds) break; /* every member failed */
+    const float *next = NULL;
+    double ticket_wall = 0.0;
+    rc = trunk_round(t, round, &next, &ticket_wall, err);
     if (rc != 0) return rc;
-    const float *mask = net->mask, *final = net->params;
-    if (cfg->control != TF_CONTROL_TICKET && round < cfg->rounds) {
-      /* A control trains on the ticket's masks, so the ticket itself is retrained (without
-       * evaluation, which changes nothing in training) to find the next round's mask. */
-      memcpy(t->ctl_final, net->params, np * sizeof *net->params);
-      memcpy(t->ctl_mask, net->mask, np * sizeof *net->mask);
-      mask = t->ctl_mask;
-      final = t->ctl_final;
-      tf_config_t as_ticket = *cfg;
-      as_ticket.control = TF_CONTROL_TICKET;
-      rc = tf_ticket_control(&as_ticket, net, t->theta_k, t->ticket_mask, round, net->params,
-                             net->mask, err);
-      if (rc < 0) return rc;
-      rc = train_round(t, round, cfg->rewind, cfg->iterations, 0, err);
+    for (int i = 0; i < t->n_members; i++) {
+      tf_family_member_t *m = &t->members[i];
+      if (m->cfg.control == TF_CONTROL_TICKET || !member_runs(m, round)) continue;
+      rc = branch_round(t, m, round, next, err);
       if (rc != 0) return rc;
     }
-    memcpy(t->ticket_final, net->params, np * sizeof *net->params);
-    const float *next = next_ticket_mask(t, round, err, &rc);
-    if (rc < 0) return rc;
-    rc = report_round(t, round, mask, final, next, tf__clock_now() - t0);
-    if (rc != 0) return rc;
+    if (next != NULL) memcpy(t->ticket_mask, next, np * sizeof *t->ticket_mask);
   }
   return 0;
 }
 
-int tf_ticket_run(const tf_config_t *cfg, const tf_dataset_t *data, const tf_ticket_start_t *start,
-                  const tf_ticket_sink_t *sink, tf_err_t *err) {
-  if (start != NULL && (start->round < 0 || start->round > cfg->rounds ||
-                        (start->round > 0 && start->mask_bits == NULL)))
-    return tf_err_set(err, TF_EINPUT, "cannot start a task of %d rounds at round %d",
-                      cfg->rounds + 1, start->round);
-  ticket_t t = {.cfg = cfg, .data = data, .sink = sink};
-  int rc = ticket_setup(&t, err);
-  if (rc == 0) rc = ticket_rounds(&t, start, err);
+/* TF_EINPUT unless every member is the same task apart from the branch keys, with a start
+ * round in 0 .. rounds + 1 and the mask its first round needs. */
+static int family_check(const tf_family_member_t *members, int n, const uint8_t *mask_bits,
+                        tf_config_t *trunk, tf_err_t *err) {
+  if (n < 1) return tf_err_set(err, TF_EINPUT, "a family needs a member");
+  *trunk = members[0].cfg;
+  trunk->control = TF_CONTROL_TICKET;
+  trunk->control_seed = 0;
+  int first = trunk->rounds + 1;
+  for (int i = 0; i < n; i++) {
+    tf_config_t as_trunk = members[i].cfg;
+    as_trunk.control = TF_CONTROL_TICKET;
+    as_trunk.control_seed = 0;
+    char why[256] = "";
+    if (tf_config_diff(trunk, &as_trunk, why, sizeof why))
+      return tf_err_set(err, TF_EINPUT, "family member %d differs from member 0 beyond the "
+                        "branch keys (%s)", i, why);
+    const int start = members[i].start_round;
+    if (start < 0 || start > trunk->rounds + 1)
+      return tf_err_set(err, TF_EINPUT, "cannot start a task of %d rounds at round %d",
+                        trunk->rounds + 1, start);
+    if (start < first) first = start;
+  }
+  if (first > 0 && first <= trunk->rounds && mask_bits == NULL)
+    return tf_err_set(err, TF_EINPUT, "cannot start a family at round %d without its mask", first);
+  return 0;
+}
+
+int tf_ticket_run_family(tf_family_member_t *members, int n, const tf_dataset_t *data,
+                         const uint8_t *mask_bits, tf_err_t *err) {
+  tf_config_t trunk;
+  int rc = family_check(members, n, mask_bits, &trunk, err);
+  if (rc < 0) return rc;
+  ticket_t t = {.cfg = &trunk, .data = data, .members = members, .n_members = n};
+  for (int i = 0; i < n; i++) {
+    members[i].outcome = 0;
+    members[i].err = (tf_err_t){0};
+    if (t.poller == NULL && members[i].sink.poll != NULL) t.poller = &members[i].sink;
+  }
+  rc = ticket_setup(&t, err);
+  if (rc == 0) rc = family_rounds(&t, mask_bits, err);
   if (rc > 0) rc = tf_err_set(err, TF_EINTERRUPTED, "task interrupted");
   ticket_free(&t);
+  return rc;
+}
+
+int tf_ticket_run(const tf_config_t *cfg, const tf_dataset_t *data, const tf_ticket_start_t *start,
+                  const tf_ticket_sink_t *sink, tf_err_t *err) {
+  tf_family_member_t one = {.cfg = *cfg, .start_round = start != NULL ? start->round : 0};
+  if (sink != NULL) one.sink = *sink;
+  if (one.start_round > cfg->rounds)
+    return tf_err_set(err, TF_EINPUT, "cannot start a task of %d rounds at round %d",
+                      cfg->rounds + 1, one.start_round);
+  int rc = tf_ticket_run_family(&one, 1, data, start != NULL ? start->mask_bits : NULL, err);
+  if (rc == 0 && one.outcome != 0) {
+    if (err != NULL) *err = one.err;
+    rc = one.outcome;
+  }
   return rc;
 }
 int tf_ticket_floor_round(const tf_config_t *cfg, int *layer) {
@@ -577,15 +746,26 @@ double tf_ticket_round_cost(const tf_config_t *cfg, int round) {
   const double density = pow(1.0 - cfg->rate, round);
   const double share = density < cfg->sparse_below ? density : 1.0;
   const double later = (double)(cfg->iterations - cfg->rewind) / (double)cfg->iterations;
-  double cost = later * share * (train0 + eval0);
-  /* A control task also retrains the ticket, without evaluation, to find the next mask. */
-  if (cfg->control != TF_CONTROL_TICKET && round < cfg->rounds) cost += later * share * train0;
-  return cost;
+  return later * share * (train0 + eval0);
+}
+
+double tf_ticket_replay_cost(const tf_config_t *cfg, int round) {
+  if (round < 1 || round >= cfg->rounds) return 0.0;
+  tf_ticket_shape_t shape;
+  if (tf_ticket_shape(cfg, &shape, NULL) < 0) return 0.0;
+  const double train0 = (double)cfg->iterations * cfg->batch * 3.0 * shape.macs;
+  const double density = pow(1.0 - cfg->rate, round);
+  const double share = density < cfg->sparse_below ? density : 1.0;
+  const double later = (double)(cfg->iterations - cfg->rewind) / (double)cfg->iterations;
+  return later * share * train0;
 }
 
 double tf_ticket_cost(const tf_config_t *cfg) {
   double cost = 0.0;
   for (int r = 0; r <= cfg->rounds; r++) cost += tf_ticket_round_cost(cfg, r);
+  /* Alone, a control also trains the ticket (without evaluation) for the next round's mask. */
+  if (cfg->control != TF_CONTROL_TICKET)
+    for (int r = 1; r < cfg->rounds; r++) cost += tf_ticket_replay_cost(cfg, r);
   return cost;
 }
 
@@ -624,8 +804,8 @@ int tf_ticket_memory(const tf_config_t *cfg, double *bytes, tf_err_t *err) {
   m += 2.0 * ld * units * f;                 /* net: activations and deltas */
   if (cfg->optimizer == TF_OPT_MOMENTUM || cfg->optimizer == TF_OPT_ADAM) m += np * f;
   if (cfg->optimizer == TF_OPT_ADAM) m += np * f;
-  m += 6.0 * np * f;                         /* theta_0, theta_k, the ticket's and the control's
-                                              * final parameters and masks */
+  m += 5.0 * np * f;                         /* theta_0, theta_k, the ticket's final parameters
+                                              * and its masks of this round and the next */
   m += 2.0 * (double)s.mask_bytes;           /* this round's and the next round's mask bits */
   m += 4.0 * ((double)s.n_test + (double)s.n_train + (double)max_batch); /* indices, labels */
   /* Pruning's sort keys (16 bytes a weight of a layer, or of all for a global prune), or a

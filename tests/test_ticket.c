@@ -528,6 +528,80 @@ static void test_ticket_resumed_rounds_equal_uninterrupted_ones(void) {
   ASSERT_INT_EQ(tf_ticket_run(&cfg, &mnist, &bad, NULL, &err), TF_EINPUT);
 }
 
+/* A family's members, each recorded into recs[i], from starts[i] (NULL: 0); mask_bits the
+ * ticket's mask for the family's first round. */
+static void run_family(const tf_config_t *cfgs, const int *starts, int n, const uint8_t *mask_bits,
+                       record_t *recs) {
+  tf_family_member_t mem[8];
+  ASSERT(n <= 8);
+  for (int i = 0; i < n; i++) {
+    memset(&recs[i], 0, sizeof recs[i]);
+    recs[i].first_round = starts != NULL ? starts[i] : 0;
+    mem[i] = (tf_family_member_t){.cfg = cfgs[i], .start_round = recs[i].first_round,
+                                  .sink = {.ctx = &recs[i], .snapshot = on_snapshot,
+                                           .round_done = on_round}};
+  }
+  tf_err_t err = {0};
+  int rc = tf_ticket_run_family(mem, n, &mnist, mask_bits, &err);
+  if (rc != 0) fprintf(stderr, "tf_ticket_run_family: %s\n", err.msg);
+  ASSERT_INT_EQ(rc, 0);
+  for (int i = 0; i < n; i++) {
+    ASSERT_INT_EQ(mem[i].outcome, 0);
+    ASSERT_INT_EQ(recs[i].first_round + recs[i].n_rounds,
+                  recs[i].first_round > cfgs[i].rounds ? recs[i].first_round : cfgs[i].rounds + 1);
+  }
+}
+
+/* A family (one trunk: the ticket trains once per round, each control on its mask) gives every
+ * member the rows it gets alone, bit for bit: with the ticket among the members or without it,
+ * with two control seeds of one control, with late rewinding and sparse rounds, as a family of
+ * one; and members resuming at different rounds get the rows of the uninterrupted run. */
+static void test_ticket_family_members_equal_their_tasks_run_alone(void) {
+  const tf_control_t controls[] = {TF_CONTROL_TICKET, TF_CONTROL_REINIT, TF_CONTROL_SIGN_REINIT,
+                                   TF_CONTROL_RANDOM_MASK, TF_CONTROL_REINIT};
+  const uint64_t seeds[] = {0, 0, 0, 0, 2};
+  enum { N = 5 };
+  tf_config_t cfgs[N];
+  record_t alone[N], fam[N];
+  for (int i = 0; i < N; i++) {
+    cfgs[i] = small_config();
+    cfgs[i].rewind = 30;
+    cfgs[i].control = controls[i];
+    cfgs[i].control_seed = seeds[i];
+    run(&cfgs[i], &alone[i]);
+  }
+  /* the five together, then the four without the ticket, then one control alone as a family */
+  const int from[3] = {0, 1, 3}, count[3] = {N, N - 1, 1};
+  for (int v = 0; v < 3; v++) {
+    run_family(cfgs + from[v], NULL, count[v], NULL, fam);
+    for (int i = 0; i < count[v]; i++) {
+      const record_t *a = &alone[from[v] + i];
+      for (int k = 0; k <= cfgs[0].rounds; k++) check_same_round(a, &fam[i], k);
+      ASSERT(memcmp(fam[i].init, a->init, a->n_params * sizeof(float)) == 0);
+      ASSERT(memcmp(fam[i].rewind, a->rewind, a->n_params * sizeof(float)) == 0);
+      record_free(&fam[i]);
+    }
+  }
+  /* resumed members: the family starts at round 1 (the lowest), the mask from round 0 */
+  const int starts[N] = {2, 1, 3, cfgs[0].rounds + 1, 1};
+  run_family(cfgs, starts, N, alone[1].next_mask[0], fam);
+  for (int i = 0; i < N; i++) {
+    ASSERT_INT_EQ(fam[i].n_rounds, starts[i] > cfgs[i].rounds ? 0 : cfgs[i].rounds + 1 - starts[i]);
+    for (int k = starts[i]; k <= cfgs[i].rounds; k++) check_same_round(&alone[i], &fam[i], k);
+    record_free(&fam[i]);
+  }
+  /* members that are not one family, and a resume without its mask, are refused */
+  tf_family_member_t bad[2] = {{.cfg = cfgs[0]}, {.cfg = cfgs[1]}};
+  bad[1].cfg.seed = cfgs[0].seed + 1;
+  tf_err_t err = {0};
+  ASSERT_INT_EQ(tf_ticket_run_family(bad, 2, &mnist, NULL, &err), TF_EINPUT);
+  ASSERT(strstr(err.msg, "seed") != NULL);
+  bad[1].cfg = cfgs[1];
+  bad[0].start_round = bad[1].start_round = 2;
+  ASSERT_INT_EQ(tf_ticket_run_family(bad, 2, &mnist, NULL, &err), TF_EINPUT);
+  for (int i = 0; i < N; i++) record_free(&alone[i]);
+}
+
 /* The sparse path against the dense masked reference over a whole task: LeNet-300-100 pruned
  * by half per round, once with every pruned layer sparse and once all dense. Round 0 (dense in
  * both) is the same bits; later rounds differ by float rounding only: evaluation losses within
@@ -861,6 +935,7 @@ int main(void) {
   RUN(test_ticket_early_stop_is_argmin_validation_loss);
   RUN(test_ticket_test_eval_at_best_keeps_reported_numbers_bit_identical);
   RUN(test_ticket_resumed_rounds_equal_uninterrupted_ones);
+  RUN(test_ticket_family_members_equal_their_tasks_run_alone);
   RUN(test_ticket_sparse_rounds_track_dense_ones);
   RUN(test_ticket_dense_lenet_reaches_96_percent_after_1000_iterations);
   tf_data_free(&mnist);

@@ -51,6 +51,9 @@ typedef struct tf_ticket_sink {
   /* Called between training steps, every few milliseconds of work: a place to serve MPI
    * requests or notice a signal. Returning non-zero interrupts the task. */
   int (*poll)(void *ctx);
+  /* Called when training for this task begins (its own round, or the trunk's or round 0's that it
+   * is charged with: the ticket member's, or the first member's): where a crash is charged. */
+  void (*training)(void *ctx);
 } tf_ticket_sink_t;
 
 /* Where a task starts: from scratch, or at a later round of an interrupted run. */
@@ -68,6 +71,31 @@ typedef struct tf_ticket_start {
  * iteration); TF_ENOMEM; TF_EINTERRUPTED when poll asked to stop; or a sink's code. */
 int tf_ticket_run(const tf_config_t *cfg, const struct tf_dataset *data,
                   const tf_ticket_start_t *start, const tf_ticket_sink_t *sink, tf_err_t *err);
+
+/* One member of a family: a task of the sweep, its sink and its outcome. */
+typedef struct tf_family_member {
+  tf_config_t cfg;       /* the task; apart from control and control_seed every member's is equal */
+  int start_round;       /* its first round to run: 0, or its finished rounds on a resume;
+                          * cfg.rounds + 1: nothing left to run */
+  tf_ticket_sink_t sink; /* where its results go */
+  int outcome;           /* out: 0 when it ran to its end, TF_EDIVERGED when it failed */
+  tf_err_t err;          /* out: why it failed */
+} tf_family_member_t;
+
+/* Runs a family: tasks that differ only in the branch keys (control, control_seed) share one
+ * trunk, the ticket's rounds. Round 0 (the dense network) trains once; then each round trains the
+ * ticket once, with its curve when a ticket member reports the round and without it otherwise
+ * (its mask and weights are the same either way), prunes the next round's mask from it, and
+ * trains each other member on the ticket's mask as its control says. Every member's rows are
+ * bit-identical to tf_ticket_run of its task alone. Each member starts at its own start_round;
+ * mask_bits is the ticket's mask for the family's first round (the lowest start) when that is
+ * above 0 (tf_round_t.next_mask_bits of the round before, from any member). A member whose
+ * training diverges fails alone (outcome, err) and the others go on; a divergence of the trunk
+ * before the last round, or of round 0, fails every member still running. Rank-local.
+ * Returns 0 when every member ran to its end or failed; TF_EINPUT (members that are not one
+ * family, a bad start); TF_ENOMEM; TF_EINTERRUPTED when poll asked to stop; or a sink's code. */
+int tf_ticket_run_family(tf_family_member_t *members, int n, const struct tf_dataset *data,
+                         const uint8_t *mask_bits, tf_err_t *err);
 
 /* The parameters and mask round `round` (>= 1) trains from, given the rewind point theta_k and the
  * ticket's mask for that round (both in net layout). ticket: theta_k on the mask. reinit: a fresh
@@ -99,12 +127,17 @@ void tf_ticket_epoch_order(const tf_config_t *cfg, int round, long epoch, const 
  * weights. Excluded layers never reach it. Rank-local. */
 int tf_ticket_floor_round(const tf_config_t *cfg, int *layer);
 
-/* Relative cost of a task (multiply-adds of training and evaluation, ticket replay included),
- * for planning and longest-first scheduling. */
+/* Relative cost of a task run alone (multiply-adds of training and evaluation; a control's
+ * training of the ticket included), for planning and longest-first scheduling. A family's is
+ * tf_family_cost. */
 double tf_ticket_cost(const tf_config_t *cfg);
 
-/* The share of tf_ticket_cost that round `round` (0 .. cfg->rounds) takes; 0 outside. */
+/* The task's own training and evaluation in round `round` (0 .. cfg->rounds); 0 outside. */
 double tf_ticket_round_cost(const tf_config_t *cfg, int round);
+
+/* The training (without evaluation) of the ticket in round `round` that a control needs for the
+ * next round's mask when no ticket of its family reports the round: rounds 1 .. rounds - 1. */
+double tf_ticket_replay_cost(const tf_config_t *cfg, int round);
 
 /* Rank-local: the bytes of memory one rank allocates to run the task cfg describes (every
  * parameter slab copy, the optimiser's state, masks, the activations of the training batch or
