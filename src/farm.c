@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "ticketfarm/data.h"
+#include "ticketfarm/family.h"
 #include "ticketfarm/lock.h"
 #include "ticketfarm/log.h"
 #include "ticketfarm/shard.h"
@@ -27,9 +28,11 @@
 #include "mpi_util.h"
 #include "node_data.h"
 
-enum { TAG_REQUEST = 101, TAG_TASK = 102, TAG_STOP = 103, TAG_ROUND = 104 };
-/* request: {finished task or -1, its outcome}; reply: {task or -1, 0} */
-enum { MSG_LEN = 2 };
+enum { TAG_REQUEST = 101, TAG_TASK = 102, TAG_STOP = 103, TAG_ROUND = 104, TAG_DONE = 105 };
+/* request: {1 when the worker stopped on its own signal, 0}; done: {task, its outcome}; round:
+ * {task, round}; stop: {-1, 0}. The reply to a request is a family, {n, task 1, .. task n}, or
+ * {0} to stop. */
+enum { MSG_LEN = 2, REPLY_LEN = 1 + TF_FAMILY_MAX };
 /* Outcomes a worker reports besides tf_task_status_t. */
 enum { OUTCOME_INTERRUPTED = 100 };
 
@@ -350,44 +353,57 @@ static void take_rounds(farm_t *f) {
   while (take_message(TAG_ROUND, msg, &source)) credit_round(f, msg[0], (int)msg[1]);
 }
 
-/* Rank 0: answer every pending request. A request may report a finished task. */
+/* Rank 0: takes the workers' finished-task notes. */
+static void take_dones(farm_t *f) {
+  long msg[MSG_LEN];
+  int source;
+  while (take_message(TAG_DONE, msg, &source)) count_outcome(f, msg[0], msg[1]);
+}
+
+/* Rank 0: the next family in the queue into reply ({n, tasks}), counted as running; 0 when the
+ * queue is empty or the job is stopping. */
+static int next_family(farm_t *f, long reply[REPLY_LEN]) {
+  reply[0] = 0;
+  if (f->stopping || f->next >= f->n_queue) return 0;
+  const long at = f->fam_at[f->next], n = f->fam_at[f->next + 1] - at;
+  f->next++;
+  reply[0] = n;
+  memcpy(reply + 1, f->queue + at, (size_t)n * sizeof *reply);
+  f->running += n;
+  return (int)n;
+}
+
+/* Rank 0: answer every pending request. */
 static void serve(farm_t *f) {
   stop_requested(f);
   take_rounds(f);
+  take_dones(f);
   long msg[MSG_LEN];
   int source;
   while (take_message(TAG_REQUEST, msg, &source)) {
-    if (msg[0] >= 0) count_outcome(f, msg[0], msg[1]);
     /* A worker that stopped on its own signal tells the master the job is ending. */
-    if (msg[1] == OUTCOME_INTERRUPTED && !f->stopping) {
+    if (msg[0] == 1 && !f->stopping) {
       stop_request = 1;
       stop_requested(f);
     }
-    long reply[MSG_LEN] = {-1, 0};
-    if (!f->stopping && f->next < f->n_queue) {
-      reply[0] = f->queue[f->next++];
-      f->running++;
-    } else {
+    long reply[REPLY_LEN];
+    if (next_family(f, reply) == 0) {
       f->stopped++;
       f->worker_stopped[source] = 1;
     }
-    MPI_Send(reply, MSG_LEN, MPI_LONG, source, TAG_TASK, MPI_COMM_WORLD);
+    MPI_Send(reply, (int)(1 + reply[0]), MPI_LONG, source, TAG_TASK, MPI_COMM_WORLD);
   }
   progress(f, 0);
 }
 
+/* One member of the family a rank runs. */
 typedef struct task_ctx {
   farm_t *farm;
   long task;
-  tf_config_t cfg;
   tf_err_t *err;
+  int rounds_done, attempts; /* as the file had them when the family started */
+  int written;               /* rounds written so far: the next round's index */
 } task_ctx_t;
-
-static void send_request(farm_t *f, long finished, long outcome) {
-  long msg[MSG_LEN] = {finished, outcome};
-  MPI_Send(msg, MSG_LEN, MPI_LONG, 0, TAG_REQUEST, MPI_COMM_WORLD);
-  f->request_sent = 1;
-}
 
 static int sink_snapshot(void *ctx, tf_snapshot_t which, const float *params, size_t n) {
   task_ctx_t *c = ctx;
@@ -397,11 +413,10 @@ static int sink_snapshot(void *ctx, tf_snapshot_t which, const float *params, si
 static int sink_round(void *ctx, const tf_round_t *round) {
   task_ctx_t *c = ctx;
   farm_t *f = c->farm;
-  /* Ask for the next task before the last writes of this one, so the answer is waiting. */
-  if (f->rank != 0 && round->round == c->cfg.rounds) send_request(f, c->task, TF_TASK_DONE);
   int rc = tf_store_write_round(f->store, c->task, round, c->err);
+  if (rc == 0) c->written = round->round + 1;
   if (rc == 0 && f->opt->after_round != NULL) f->opt->after_round(c->task, round->round);
-  if (rc == 0 && round->round < c->cfg.rounds) {
+  if (rc == 0 && round->next_mask_bits != NULL) {
     if (f->rank == 0) {
       credit_round(f, c->task, round->round);
     } else {
@@ -434,85 +449,120 @@ static int sink_poll(void *ctx) {
   return stop_requested(f);
 }
 
-/* Runs one task from its last finished round and records its outcome. Returns the outcome, or a
- * negative code for an error that must stop the job (the file or memory failed). */
-static int run_task(farm_t *f, long task, tf_err_t *err) {
-  task_ctx_t c = {.farm = f, .task = task, .err = err};
-  int rc = tf_grid_task(f->sw, task, &c.cfg, err);
-  if (rc < 0) return rc;
-  tf_task_status_t status;
-  int rounds_done = 0, attempts = 0;
-  rc = tf_store_read_task_state(f->store, task, &status, &rounds_done, &attempts, err);
-  if (rc < 0) return rc;
-  tf_ticket_start_t start = {.round = rounds_done};
-  uint8_t *bits = NULL;
-  if (rounds_done > 0 && rounds_done <= c.cfg.rounds) {
-    tf_ticket_shape_t shape;
-    rc = tf_ticket_shape(&c.cfg, &shape, err);
+/* Training of a member's round begins: a fatal signal from here on is its crash. */
+static void sink_training(void *ctx) {
+  atomic_store_explicit(&current_task, ((task_ctx_t *)ctx)->task, memory_order_relaxed);
+}
+
+/* Reads the state of family member i (tasks[i]) into its context and member, and the family's
+ * first round's mask into *bits when a member resumes (allocated; the caller frees it). */
+static int family_read(farm_t *f, const long *tasks, int n, task_ctx_t *ctx,
+                       tf_family_member_t *mem, uint8_t **bits, tf_err_t *err) {
+  int first = -1;
+  for (int i = 0; i < n; i++) {
+    ctx[i] = (task_ctx_t){.farm = f, .task = tasks[i]};
+    int rc = tf_grid_task(f->sw, tasks[i], &mem[i].cfg, err);
+    tf_task_status_t status;
+    if (rc == 0)
+      rc = tf_store_read_task_state(f->store, tasks[i], &status, &ctx[i].rounds_done,
+                                    &ctx[i].attempts, err);
     if (rc < 0) return rc;
-    bits = malloc(shape.mask_bytes);
-    if (bits == NULL) return tf_err_set(err, TF_ENOMEM, "out of memory");
-    rc = tf_store_read_next_mask(f->store, task, bits, shape.mask_bytes, err);
-    if (rc < 0) {
-      free(bits);
-      return rc;
-    }
-    start.mask_bits = bits;
+    ctx[i].written = ctx[i].rounds_done;
+    mem[i].start_round = ctx[i].rounds_done;
+    mem[i].sink = (tf_ticket_sink_t){.ctx = &ctx[i], .snapshot = sink_snapshot,
+                                     .round_done = sink_round, .poll = sink_poll,
+                                     .training = sink_training};
+    if (ctx[i].rounds_done <= mem[i].cfg.rounds && (first < 0 || ctx[i].rounds_done <
+                                                    ctx[first].rounds_done))
+      first = i;
   }
-  rc = tf_store_begin_task(f->store, task, attempts + 1, rounds_done, err);
-  if (rc < 0) {
-    free(bits);
-    return rc;
-  }
-  atomic_store_explicit(&current_task, task, memory_order_relaxed);
-  tf_ticket_sink_t sink = {.ctx = &c, .snapshot = sink_snapshot, .round_done = sink_round,
-                           .poll = sink_poll};
-  tf_task_runtime_t rt = {.rank = f->rank, .started = tf__farm_wall_now()};
-  snprintf(rt.host, sizeof rt.host, "%s", f->host);
-  f->request_sent = 0;
-  tf_err_t task_err = {0};
-  c.err = &task_err;
-  /* A task killed after its last round but before its status is complete apart from that. */
-  if (rounds_done <= c.cfg.rounds)
-    rc = tf_ticket_run(&c.cfg, tf__node_data_get(f->data, c.cfg.dataset), &start, &sink,
-                       &task_err);
-  free(bits);
-  atomic_store_explicit(&current_task, -1, memory_order_relaxed);
+  *bits = NULL;
+  if (first < 0 || ctx[first].rounds_done == 0) return 0;
+  tf_ticket_shape_t shape;
+  int rc = tf_ticket_shape(&mem[first].cfg, &shape, err);
+  if (rc < 0) return rc;
+  *bits = malloc(shape.mask_bytes);
+  if (*bits == NULL) return tf_err_set(err, TF_ENOMEM, "out of memory");
+  return tf_store_read_next_mask(f->store, tasks[first], *bits, shape.mask_bytes, err);
+}
+
+/* The outcome of member c after the family ran with rc: a failure or a finished task is
+ * recorded; a clean stop before its last round does not count towards the poison limit. */
+static int member_outcome(farm_t *f, task_ctx_t *c, const tf_family_member_t *m, int rc,
+                          const tf_task_runtime_t *started, tf_err_t *err) {
+  tf_task_runtime_t rt = *started;
   tf_task_status_t outcome = TF_TASK_DONE;
-  if (rc == TF_EINTERRUPTED) {
-    /* A clean stop does not count towards the poison limit. */
-    rc = tf_store_begin_task(f->store, task, attempts, rounds_done, err);
-    if (rc == 0) rc = tf_store_end_attempt(f->store, task, err);
+  if (m->outcome == TF_EDIVERGED) {
+    outcome = TF_TASK_FAILED;
+    rt.fail_reason = m->err.msg;
+    tf_log(TF_LOG_WARN, "task %ld failed: %s", c->task, m->err.msg);
+  } else if (rc == TF_EINTERRUPTED && c->written <= m->cfg.rounds) {
+    rc = tf_store_begin_task(f->store, c->task, c->attempts, c->rounds_done, err);
+    if (rc == 0) rc = tf_store_end_attempt(f->store, c->task, err);
     return rc < 0 ? rc : OUTCOME_INTERRUPTED;
   }
-  if (rc == TF_EDIVERGED) {
-    outcome = TF_TASK_FAILED;
-    rt.fail_reason = task_err.msg;
-    tf_log(TF_LOG_WARN, "task %ld failed: %s", task, task_err.msg);
-  } else if (rc < 0) {
-    *err = task_err;
-    return tf_err_prefix(err, "task %ld", task);
-  }
   rt.finished = tf__farm_wall_now();
-  rc = tf_store_finish_task(f->store, task, outcome, &rt, err);
-  if (rc < 0) return rc;
-  return outcome;
+  rc = tf_store_finish_task(f->store, c->task, outcome, &rt, err);
+  return rc < 0 ? rc : (int)outcome;
+}
+
+/* Runs a family (tasks[0..n), one trunk) from its members' last finished rounds and records each
+ * member's outcome in outcomes[i]. Returns 0, or a negative code for an error that must stop the
+ * job (the file or memory failed). */
+static int run_family(farm_t *f, const long *tasks, int n, int *outcomes, tf_err_t *err) {
+  task_ctx_t ctx[TF_FAMILY_MAX];
+  tf_family_member_t *mem = calloc((size_t)n, sizeof *mem);
+  if (mem == NULL) return tf_err_set(err, TF_ENOMEM, "out of memory");
+  uint8_t *bits = NULL;
+  int rc = family_read(f, tasks, n, ctx, mem, &bits, err);
+  for (int i = 0; i < n && rc == 0; i++)
+    rc = tf_store_begin_task(f->store, tasks[i], ctx[i].attempts + 1, ctx[i].rounds_done, err);
+  if (rc < 0) {
+    free(bits);
+    free(mem);
+    return rc;
+  }
+  atomic_store_explicit(&current_task, tasks[0], memory_order_relaxed);
+  tf_task_runtime_t rt = {.rank = f->rank, .started = tf__farm_wall_now()};
+  snprintf(rt.host, sizeof rt.host, "%s", f->host);
+  tf_err_t family_err = {0};
+  for (int i = 0; i < n; i++) ctx[i].err = &family_err;
+  /* Members killed after their last round but before their status was set have nothing to run. */
+  rc = tf_ticket_run_family(mem, n, tf__node_data_get(f->data, mem[0].cfg.dataset), bits,
+                            &family_err);
+  free(bits);
+  atomic_store_explicit(&current_task, -1, memory_order_relaxed);
+  if (rc < 0 && rc != TF_EINTERRUPTED) {
+    *err = family_err;
+    free(mem);
+    return tf_err_prefix(err, "task %ld", tasks[0]);
+  }
+  int fatal = 0;
+  for (int i = 0; i < n && fatal == 0; i++) {
+    int out = member_outcome(f, &ctx[i], &mem[i], rc, &rt, err);
+    if (out < 0) fatal = out;
+    outcomes[i] = out;
+  }
+  free(mem);
+  return fatal;
 }
 
 static int run_master(farm_t *f, tf_err_t *err) {
+  int outcomes[TF_FAMILY_MAX];
   while (f->stopped < f->size - 1 || f->running > 0 || (!f->stopping && f->next < f->n_queue)) {
     if (f->size > 1) serve(f);
-    if (!stop_requested(f) && f->next < f->n_queue) {
-      long task = f->queue[f->next++];
-      f->running++;
-      int rc = run_task(f, task, err);
+    long family[REPLY_LEN];
+    const int n = stop_requested(f) ? 0 : next_family(f, family);
+    if (n > 0) {
+      int rc = run_family(f, family + 1, n, outcomes, err);
       if (rc < 0) return rc;
-      count_outcome(f, task, rc);
+      for (int i = 0; i < n; i++) count_outcome(f, family[1 + i], outcomes[i]);
     } else {
       idle_sleep();
     }
   }
   take_rounds(f);
+  take_dones(f);
   progress(f, 2);
   return 0;
 }
@@ -528,20 +578,25 @@ static void wait_request(MPI_Request *req) {
 }
 
 static int run_worker(farm_t *f, tf_err_t *err) {
-  long finished = -1, outcome = 0;
+  long interrupted = 0;
+  int outcomes[TF_FAMILY_MAX];
   for (;;) {
-    /* A done task's request went out before its last write; others report now. */
-    if (!f->request_sent) send_request(f, finished, outcome);
-    long reply[MSG_LEN];
+    long msg[MSG_LEN] = {interrupted, 0};
+    MPI_Send(msg, MSG_LEN, MPI_LONG, 0, TAG_REQUEST, MPI_COMM_WORLD);
+    long family[REPLY_LEN];
     MPI_Request req;
-    MPI_Irecv(reply, MSG_LEN, MPI_LONG, 0, TAG_TASK, MPI_COMM_WORLD, &req);
+    MPI_Irecv(family, REPLY_LEN, MPI_LONG, 0, TAG_TASK, MPI_COMM_WORLD, &req);
     wait_request(&req);
-    f->request_sent = 0;
-    if (reply[0] < 0) break;
-    int rc = run_task(f, reply[0], err);
+    const int n = (int)family[0];
+    if (n <= 0) break;
+    int rc = run_family(f, family + 1, n, outcomes, err);
     if (rc < 0) return rc;
-    finished = reply[0];
-    outcome = rc;
+    interrupted = 0;
+    for (int i = 0; i < n; i++) {
+      long done[MSG_LEN] = {family[1 + i], outcomes[i]};
+      MPI_Send(done, MSG_LEN, MPI_LONG, 0, TAG_DONE, MPI_COMM_WORLD);
+      interrupted |= outcomes[i] == OUTCOME_INTERRUPTED;
+    }
   }
   /* A stop notice may have crossed the final reply: take it off the wire. */
   int flag = 0;
@@ -608,6 +663,7 @@ int tf_farm_run(const tf_sweep_t *sw, const char *out_path, const tf_farm_option
   if (rc == 0 || report->collective)
     tf__node_data_free(f.data);
   free(f.queue);
+  free(f.fam_at);
   free(f.cost);
   free(f.credited);
   free(f.shard_of);

@@ -25,11 +25,12 @@ typedef struct farm {
   /* rank 0 only */
   tf_lock_t lock;
   long n_tasks;
-  long *queue;        /* unfinished task ids, longest expected first */
+  long *queue;        /* unfinished task ids, family by family, longest family first */
+  long *fam_at;       /* (n_queue + 1) family i is queue[fam_at[i] .. fam_at[i + 1]) */
   double *cost;       /* (n_tasks) expected remaining cost */
   double *credited;   /* (n_tasks) the part of it counted done: finished rounds, or all of it */
   long shown[3];      /* done, running, failed in the last progress line */
-  long n_queue, next; /* queue[next..n_queue) not yet handed out */
+  long n_queue, next; /* families next .. n_queue - 1 not yet handed out */
   long done, failed, running, interrupted;
   int stopped;        /* workers told to stop */
   char *worker_stopped; /* (size) */
@@ -38,8 +39,6 @@ typedef struct farm {
   tf_farm_report_t *report;
   int *shard_of;      /* (n_tasks) each task's shard, for a shard's job; NULL: every task runs */
   long outside;       /* tasks of other shards */
-  /* worker side: a request sent early, before the current task's last writes */
-  int request_sent;
 } farm_t;
 
 /* Seconds since the epoch: the task start and end times stored in /runtime. Rank-local. */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ticketfarm/family.h"
 #include "ticketfarm/log.h"
 #include "ticketfarm/store.h"
 #include "ticketfarm/ticket.h"
@@ -20,16 +21,18 @@ typedef struct crash {
 } crash_t;
 enum { MAX_CRASHES = 1024 };
 
+/* A family to hand out: its queued members are tasks[at .. at + n) of the plan's members. */
 typedef struct queued {
   double cost;
-  long task;
+  long first; /* its lowest queued task */
+  long at, n;
 } queued_t;
 
 /* Longest expected first; equal costs in task order, so the hand-out order is reproducible. */
 static int cmp_queued(const void *a, const void *b) {
   const queued_t *x = a, *y = b;
   if (x->cost != y->cost) return x->cost > y->cost ? -1 : 1;
-  return (x->task > y->task) - (x->task < y->task);
+  return (x->first > y->first) - (x->first < y->first);
 }
 
 static const char *signal_name(int sig) {
@@ -103,7 +106,9 @@ typedef struct plan {
   crash_t *crashes;
   int n_crashes;
   char crash_path[4096];
-  queued_t *order;
+  long *tasks;      /* (n_tasks) the queued tasks, in task order, then family by family */
+  long n_queued;
+  queued_t *order;  /* (n_tasks) the families */
   long failed_before;
 } plan_t;
 
@@ -113,6 +118,7 @@ static void plan_free(plan_t *p) {
   free(p->attempts);
   free(p->tries);
   free(p->crashes);
+  free(p->tasks);
   free(p->order);
 }
 
@@ -126,11 +132,13 @@ static int plan_alloc(farm_t *f, plan_t *p, tf_err_t *err) {
   p->tries = malloc((size_t)n * 4 * sizeof *p->tries);
   p->crashes = malloc(MAX_CRASHES * sizeof *p->crashes);
   p->order = malloc((size_t)n * sizeof *p->order);
+  p->tasks = malloc((size_t)n * sizeof *p->tasks);
   f->queue = malloc((size_t)n * sizeof *f->queue);
+  f->fam_at = malloc((size_t)(n + 1) * sizeof *f->fam_at);
   f->cost = malloc((size_t)n * sizeof *f->cost);
   f->credited = calloc((size_t)n, sizeof *f->credited);
   if (!p->status || !p->rounds_done || !p->attempts || !p->tries || !p->crashes || !p->order ||
-      !f->queue || !f->cost || !f->credited)
+      !p->tasks || !f->queue || !f->fam_at || !f->cost || !f->credited)
     return tf_err_set(err, TF_ENOMEM, "out of memory for a queue of %ld tasks", n);
   p->start_round = p->tries;
   p->open = p->tries + n;
@@ -205,15 +213,77 @@ static int plan_task(farm_t *f, plan_t *p, long t, tf_err_t *err) {
   if (p->status[t] == TF_TASK_FAILED) {
     rc = tf_store_reset_task(f->store, t, err);
     if (rc < 0) return rc;
+    p->rounds_done[t] = 0;
     f->cost[t] = tf_ticket_cost(&cfg);
   } else {
     rc = judge_deaths(f, p, t, err);
     if (rc != 0) return rc < 0 ? rc : 0;
   }
   if (p->rounds_done[t] > 0) f->report->resumed++;
-  f->cost_total += f->cost[t];
-  p->order[f->n_queue++] = (queued_t){f->cost[t], t};
+  p->tasks[p->n_queued++] = t;
   return 0;
+}
+
+/* The queued members of one family in p->tasks[at .. at + n) (at most TF_FAMILY_MAX): its cost
+ * as one family, shared work (round 0, the ticket's training for controls without their ticket)
+ * charged to the first member so that the members' costs add up to it. */
+static int family_cost(farm_t *f, plan_t *p, long at, long n, tf_err_t *err) {
+  tf_config_t cfgs[TF_FAMILY_MAX];
+  int starts[TF_FAMILY_MAX];
+  double others = 0.0;
+  for (long i = 0; i < n; i++) {
+    const long t = p->tasks[at + i];
+    int rc = tf_grid_task(f->sw, t, &cfgs[i], err);
+    if (rc < 0) return rc;
+    starts[i] = p->rounds_done[t];
+    if (i == 0) continue;
+    f->cost[t] = 0.0;
+    for (int r = starts[i] > 1 ? starts[i] : 1; r <= cfgs[i].rounds; r++)
+      f->cost[t] += tf_ticket_round_cost(&cfgs[i], r);
+    others += f->cost[t];
+  }
+  const double cost = tf_family_cost(cfgs, starts, (int)n);
+  f->cost[p->tasks[at]] = cost - others;
+  f->cost_total += cost;
+  p->order[f->n_queue++] = (queued_t){cost, p->tasks[at], at, n};
+  return 0;
+}
+
+/* Groups the queued tasks (in task order) into families, each one's members in task order and
+ * at most TF_FAMILY_MAX of them on one trunk, and prices each family. */
+static int plan_families(farm_t *f, plan_t *p, tf_err_t *err) {
+  long *family = f->queue; /* scratch: each queued task's family, then the grouped tasks */
+  for (long i = 0; i < p->n_queued; i++) family[i] = tf_family_of(f->sw, p->tasks[i]);
+  /* A stable grouping: the family of the lowest queued task first, members in task order. */
+  long grouped = 0;
+  char *taken = calloc((size_t)p->n_queued + 1, 1);
+  long *sorted = malloc(((size_t)p->n_queued + 1) * sizeof *sorted);
+  if (taken == NULL || sorted == NULL) {
+    free(taken);
+    free(sorted);
+    return tf_err_set(err, TF_ENOMEM, "out of memory for the families");
+  }
+  for (long i = 0; i < p->n_queued; i++) {
+    if (taken[i]) continue;
+    for (long j = i; j < p->n_queued; j++)
+      if (!taken[j] && family[j] == family[i]) {
+        taken[j] = 1;
+        sorted[grouped++] = p->tasks[j];
+      }
+  }
+  memcpy(p->tasks, sorted, (size_t)p->n_queued * sizeof *p->tasks);
+  int rc = 0;
+  for (long at = 0; rc == 0 && at < p->n_queued;) {
+    const long fam = tf_family_of(f->sw, p->tasks[at]);
+    long n = 1;
+    while (at + n < p->n_queued && n < TF_FAMILY_MAX && tf_family_of(f->sw, p->tasks[at + n]) == fam)
+      n++;
+    rc = family_cost(f, p, at, n, err);
+    at += n;
+  }
+  free(taken);
+  free(sorted);
+  return rc;
 }
 
 /* Removes the counted crash records, sorts the queue and reports what a resume found. */
@@ -222,8 +292,15 @@ static int plan_queue(farm_t *f, plan_t *p, tf_err_t *err) {
   if (p->n_crashes > 0 && unlink(p->crash_path) != 0)
     return tf_err_set(err, TF_EIO, "%s: cannot remove the crash records once counted",
                       p->crash_path);
+  int rc = plan_families(f, p, err);
+  if (rc < 0) return rc;
   qsort(p->order, (size_t)f->n_queue, sizeof *p->order, cmp_queued);
-  for (long i = 0; i < f->n_queue; i++) f->queue[i] = p->order[i].task;
+  long k = 0;
+  for (long i = 0; i < f->n_queue; i++) {
+    f->fam_at[i] = k;
+    for (long j = 0; j < p->order[i].n; j++) f->queue[k++] = p->tasks[p->order[i].at + j];
+  }
+  f->fam_at[f->n_queue] = k;
   f->failed += p->failed_before;
   if (f->report->done_before > 0 || p->failed_before > 0 || f->report->resumed > 0)
     tf_log(TF_LOG_INFO,
@@ -231,7 +308,7 @@ static int plan_queue(farm_t *f, plan_t *p, tf_err_t *err) {
            "continue from a finished round)",
            f->report->done_before, f->n_tasks, p->failed_before,
            p->failed_before > 0 && !f->opt->retry_failed ? " (--retry-failed reruns them)" : "",
-           f->n_queue, f->report->resumed);
+           p->n_queued, f->report->resumed);
   return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ticketfarm/family.h"
 #include "ticketfarm/grid.h"
 #include "ticketfarm/ticket.h"
 
@@ -24,20 +25,6 @@ int tf_shard_parse(const char *text, tf_shard_t *shard, tf_err_t *err) {
   shard->k = (int)k;
   shard->n = (int)n;
   return 0;
-}
-
-int tf_shard_family_axis(const char *key) {
-  return strcmp(key, "control") == 0 || strcmp(key, "control_seed") == 0;
-}
-
-long tf_shard_family(const tf_sweep_t *sw, long task) {
-  long family = task, stride = 1;
-  for (int a = tf_grid_axes(sw) - 1; a >= 0; a--) {
-    if (tf_shard_family_axis(tf_grid_axis_key(sw, a)))
-      family -= (long)tf_grid_value_index(sw, a, task) * stride;
-    stride *= tf_grid_axis_size(sw, a);
-  }
-  return family;
 }
 
 typedef struct family {
@@ -97,7 +84,7 @@ int tf_shard_assign(const tf_sweep_t *sw, int n, int *shard_of, double *load, tf
   for (long t = 0; t < tasks; t++) {
     tf_config_t cfg;
     if ((rc = tf_grid_task(sw, t, &cfg, err)) < 0) goto done;
-    long f = tf_shard_family(sw, t);
+    long f = tf_family_of(sw, t);
     if (f == t) {
       slot[t] = n_fam;
       fam[n_fam++] = (family_t){0.0, t};
@@ -120,7 +107,7 @@ int tf_shard_assign(const tf_sweep_t *sw, int n, int *shard_of, double *load, tf
     h.load[s] += fam[i].cost;
     heap_down(&h, 0);
   }
-  for (long t = 0; t < tasks; t++) shard_of[t] = fam_shard[tf_shard_family(sw, t)];
+  for (long t = 0; t < tasks; t++) shard_of[t] = fam_shard[tf_family_of(sw, t)];
   if (load != NULL) memcpy(load, h.load, (size_t)n * sizeof *load);
 done:
   free(slot);

@@ -171,9 +171,9 @@ model: {hidden: [40000, 40000, 40000, 40000]}
 train: {iterations: 100, eval_every: 100}
 prune: {rounds: 1}
 YAML
-  spawn refuse run-task-too-large "$w/huge" "task 0 needs about 296.2 GiB of memory on its rank" 2 \
+  spawn refuse run-task-too-large "$w/huge" "task 0 needs about 278.2 GiB of memory on its rank" 2 \
     env TICKETFARM_DATA="$valid" mpirun -n 2 "$TF" run "$w/huge.yaml" -o "$w/huge/out.h5" -q
-  spawn refuse plan-task-too-large "$w/huge-plan" "296.2 GiB per rank for the largest task" 0 \
+  spawn refuse plan-task-too-large "$w/huge-plan" "278.2 GiB per rank for the largest task" 0 \
     "$TF" plan "$w/huge.yaml"
 
   # A results file cut short, and one with bytes of an object header overwritten.

@@ -44,6 +44,31 @@ for n in 2 4; do
 done
 ok "1, 2 and 4 ranks give equal /results (h5diff --exclude-path /runtime)"
 
+# Families: the ticket and reinit of an (init, seed) share one trunk; a sweep of the reinit tasks
+# alone (families of one, each retraining its ticket) gives the same rows, bit for bit.
+sed -e 's/control: \[ticket, reinit\]/control: [reinit]/' -e 's/^name: e2e/name: e2e-reinit/' \
+  "$T/sweep.yaml" >"$T/reinit.yaml"
+mpirun -n 2 "$TF" run "$T/reinit.yaml" -o "$T/reinit.h5" -q 2>"$T/reinit.log" ||
+  die "reinit-only run failed: $(tail -3 "$T/reinit.log")"
+$PY - "$T/np1.h5" "$T/reinit.h5" <<'PY' || die "a reinit task's rows differ between its family and alone"
+import sys, h5py, numpy as np
+fam, alone = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+compared = 0
+for name, ds in alone["results"].items():
+    # every per-task dataset but the task number itself
+    if not isinstance(ds, h5py.Dataset) or ds.ndim == 0 or ds.shape[0] != 6 or name == "task":
+        continue
+    for init in range(3):
+        for seed in range(2):
+            a = ds[init * 2 + seed]
+            b = fam["results"][name][init * 4 + 2 + seed]  # control reinit: index 1 of 2
+            assert np.asarray(a).tobytes() == np.asarray(b).tobytes(), (name, init, seed)
+            compared += 1
+assert compared >= 6 * 8, compared
+print(f"      {compared // 6} datasets compared, 6 tasks each")
+PY
+ok "a reinit task's rows are the same bits in its family (with its ticket) and alone"
+
 $PY - "$T/np4.h5" <<'PY' || die "file contents"
 import sys, h5py, numpy as np
 f = h5py.File(sys.argv[1], "r")

@@ -31,8 +31,8 @@ cat >"$T/sweep.yaml" <<'YAML'
 name: resume
 data: {validation: 1000}
 model: {hidden: [64, 32]}
-train: {iterations: 150, eval_every: 50}
-prune: {rounds: 11, rate: 0.3, output_rate: 0.15}
+train: {iterations: 450, eval_every: 150}
+prune: {rounds: 23, rate: 0.15, output_rate: 0.075}
 grid:
   init: [glorot_normal, orthogonal]
   control: [ticket, sign_reinit]
@@ -53,12 +53,14 @@ print(round(float(np.nanmedian(h5py.File(sys.argv[1], 'r')['runtime/wall_s'][:])
 ok "uninterrupted reference run ($($PY -c "print(round($t1 - $t0, 1))") s, rounds of ${round} s)"
 
 # wait_progress FILE BEFORE: waits (at most 120 s) until FILE has more finished rounds than
-# BEFORE and every task with an open attempt has finished a round in it, then for a random
-# part of half a round; prints the rounds finished when the wait ended.
+# BEFORE and every task this job started (its attempts grew since the job started: tasks left
+# open by a killed job and still queued do not count) has finished a round in it, then for a
+# random part of half a round; prints the rounds finished when the wait ended.
 wait_progress() {
-  $PY - "$1" "$2" "$round" <<'PY'
+  $PY - "$1" "$2" "$round" "${3:-}" <<'PY'
 import random, sys, time, h5py, numpy as np
 path, before, round_s = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+started = [int(a) for a in sys.argv[4].split()] if sys.argv[4] else None
 deadline = time.monotonic() + 120
 done = before
 while time.monotonic() < deadline:
@@ -68,6 +70,8 @@ while time.monotonic() < deadline:
             status = f["results/status"][:]
             rt = f["runtime"]
             running = (rt["open_attempt"][:] == 1) & (status == 0)
+            if started is not None:
+                running &= rt["attempts"][:] > np.array(started)
             moved = done_t[running] > rt["start_round"][:][running]
             done = int(done_t.sum())
             if done > before and moved.all():
@@ -121,14 +125,27 @@ except (OSError, KeyError):
 " "$1"
 }
 
+# Every task's attempts in a file, blank when it does not open.
+attempts_in() {
+  $PY -c "
+import sys, h5py
+try:
+    with h5py.File(sys.argv[1], 'r') as f:
+        print(' '.join(str(int(a)) for a in f['runtime/attempts'][:]))
+except (OSError, KeyError):
+    print('')
+" "$1"
+}
+
 kills=0 runs=0 progressed=0 before=0
 : >"$T/jobs.log"
 while :; do
   runs=$((runs + 1))
   [ $runs -le $((KILLS * 5)) ] || die "no completion after $runs runs"
+  attempts=$(attempts_in "$T/killed.h5")
   start_job killed.h5
   if [ $kills -lt "$KILLS" ]; then
-    after=$(wait_progress "$T/killed.h5" "$before")
+    after=$(wait_progress "$T/killed.h5" "$before" "$attempts")
     if kill -0 "$SID" 2>/dev/null; then
       kill_session "$SID"
       SID=

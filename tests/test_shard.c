@@ -1,6 +1,7 @@
 /* Shards: the "K/N" syntax, families kept whole, the cost balance of the split and its
  * independence from anything but the sweep. */
 #include "ticketfarm/shard.h"
+#include "ticketfarm/family.h"
 
 #include "test.h"
 #include "ticketfarm/grid.h"
@@ -46,14 +47,14 @@ static void test_shard_family_is_the_task_with_the_first_control(void) {
   tf_sweep_t *sw = parse(family_sweep);
   ASSERT_INT_EQ(tf_grid_tasks(sw), 36);
   for (long t = 0; t < 36; t++) {
-    long f = tf_shard_family(sw, t);
+    long f = tf_family_of(sw, t);
     ASSERT_INT_EQ(tf_grid_value_index(sw, 1, f), 0);
     ASSERT_INT_EQ(tf_grid_value_index(sw, 0, f), tf_grid_value_index(sw, 0, t));
     ASSERT_INT_EQ(tf_grid_value_index(sw, 2, f), tf_grid_value_index(sw, 2, t));
   }
-  ASSERT_INT_EQ(tf_shard_family(sw, 12 + 2 * 4 + 3), 12 + 3); /* he_normal, random_mask, seed 4 */
-  ASSERT(tf_shard_family_axis("control") && tf_shard_family_axis("control_seed"));
-  ASSERT(!tf_shard_family_axis("seed") && !tf_shard_family_axis("init"));
+  ASSERT_INT_EQ(tf_family_of(sw, 12 + 2 * 4 + 3), 12 + 3); /* he_normal, random_mask, seed 4 */
+  ASSERT(tf_family_axis("control") && tf_family_axis("control_seed"));
+  ASSERT(!tf_family_axis("seed") && !tf_family_axis("init"));
   tf_sweep_free(sw);
 }
 
@@ -67,7 +68,7 @@ static void test_shard_assign_keeps_families_whole_and_covers_every_task(void) {
     int count[13] = {0};
     for (long t = 0; t < 36; t++) {
       ASSERT(shard_of[t] >= 0 && shard_of[t] < n);
-      ASSERT_INT_EQ(shard_of[t], shard_of[tf_shard_family(sw, t)]);
+      ASSERT_INT_EQ(shard_of[t], shard_of[tf_family_of(sw, t)]);
       count[shard_of[t]]++;
     }
     /* 12 equal families: as even as whole families allow. */
@@ -104,7 +105,7 @@ static void test_shard_assign_balances_planned_cost_deterministically(void) {
     ASSERT_INT_EQ(tf_grid_task(sw, t, &cfg, &err), 0);
     sum[shard_of[t]] += tf_ticket_cost(&cfg);
     ASSERT_INT_EQ(shard_of[t], shard_again[t]);
-    if (t == tf_shard_family(sw, t)) {
+    if (t == tf_family_of(sw, t)) {
       tf_config_t other;
       ASSERT_INT_EQ(tf_grid_task(sw, t + 1, &other, &err), 0);
       double fam = tf_ticket_cost(&cfg) + tf_ticket_cost(&other);

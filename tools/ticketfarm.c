@@ -14,6 +14,7 @@
 #include "tf_config.h"
 #include "ticketfarm/data.h"
 #include "ticketfarm/error.h"
+#include "ticketfarm/family.h"
 #include "ticketfarm/farm.h"
 #include "ticketfarm/log.h"
 #include "ticketfarm/net.h"
@@ -355,16 +356,22 @@ static int print_plan(const tf_sweep_t *sw, const char *path, int shards, tf_err
   for (int a = 0; a < axes; a++)
     printf("%s%s: %d", a == 0 ? " (" : " x ", tf_grid_axis_key(sw, a), tf_grid_axis_size(sw, a));
   printf("%s\n\n", axes > 0 ? ")" : "");
-  double total = 0.0;
-  int rc = print_plan_tasks(sw, &total, err);
+  double alone = 0.0, total = 0.0;
+  int rc = print_plan_tasks(sw, &alone, err);
+  if (rc == 0) rc = tf_family_sweep_cost(sw, &total, err);
   if (rc < 0) return rc;
   double bytes = 0.0;
   rc = tf_store_size(sw, &bytes, err);
   if (rc < 0) return rc;
   char size_text[32];
   double core_h = total / PLAN_MACS_PER_CORE_S / 3600.0;
-  printf("\nwork: %.3g multiply-adds, about %.2g core-hours (%.2g hours on 2 cores)\n", total,
+  printf("\nwork: %.3g multiply-adds, about %.2g core-hours (%.2g hours on 2 cores)", total,
          core_h, core_h / 2.0);
+  if (alone > total * 1.0005)
+    printf("; tasks run as families (one trunk for a ticket and its controls): %.0f%% of the "
+           "%.2g core-hours of running every task alone", 100.0 * total / alone,
+           alone / PLAN_MACS_PER_CORE_S / 3600.0);
+  printf("\n");
   printf("file: about %s when every task is done (space is used as tasks write their rows)\n",
          human_bytes(bytes, size_text, sizeof size_text));
   rc = print_plan_memory(sw, err);

@@ -17,15 +17,7 @@ typedef struct tf_shard {
  * unless 0 <= K < N <= TF_SHARD_MAX. Rank-local. */
 int tf_shard_parse(const char *text, tf_shard_t *shard, tf_err_t *err);
 
-/* Whether grid axis `key` only tells the members of a family apart (`control`, `control_seed`):
- * tasks that differ only on such axes share a trunk and go to the same shard. */
-int tf_shard_family_axis(const char *key);
-
-/* The family of task: the task with the same values on every other axis and the first value on
- * each family axis (so the family's lowest task id). Rank-local. */
-long tf_shard_family(const tf_sweep_t *sw, long task);
-
-/* The deterministic split of sw into n shards: families (tf_shard_family) by their planned
+/* The deterministic split of sw into n shards: families (tf_family_of) by their planned
  * cost (tf_ticket_cost, summed), largest first, each to the shard with the least cost so far
  * (the lowest shard on a tie; equal families in task order). shard_of[t] gets task t's shard,
  * for every task of the sweep; load (may be NULL) the planned cost of each of the n shards.
