@@ -61,6 +61,19 @@ ok "xarray (h5netcdf) opens /results with named dimensions and the summary's val
 "$PLOT" "$T/tiny.h5" -o "$T/plots" >"$T/plot.txt" 2>&1 || die "ticketplot: $(cat "$T/plot.txt")"
 grep -q "using 8 tasks with finished rounds, 32 of 32 rounds" "$T/plot.txt" ||
   die "ticketplot does not report the rounds it used: $(head -1 "$T/plot.txt")"
+# Rounds of 100 iterations all stop at their last evaluation: no early-stop figure, and why.
+[ ! -e "$T/plots/mnist-early_stop_iter.png" ] &&
+  grep -q "mnist: no early-stop figure: all 32 rounds stopped at their last evaluation" "$T/plot.txt" ||
+  die "an early-stop figure of rounds that all stopped at their last evaluation: $(cat "$T/plot.txt")"
+# The same file with some rounds' minimum earlier (early_stop_iter rewritten): the figure is drawn.
+cp "$T/tiny.h5" "$T/early.h5"
+$PY - "$T/early.h5" <<'PY'
+import sys, h5py
+with h5py.File(sys.argv[1], "r+") as f:
+    es = f["results/early_stop_iter"]
+    es[0::2, 1:] = 50
+PY
+"$PLOT" "$T/early.h5" -o "$T/plots" >"$T/plot2.txt" 2>&1 || die "ticketplot: $(cat "$T/plot2.txt")"
 $PY - "$T/plots" <<'PY' || die "figures"
 import os, struct, sys
 for name in ("mnist-test_acc_es.png", "mnist-early_stop_iter.png"):
@@ -72,7 +85,7 @@ for name in ("mnist-test_acc_es.png", "mnist-early_stop_iter.png"):
     assert w >= 800 and h >= 500 and size > 20000, (name, w, h, size)
     print(f"{name}: {w}x{h}, {size} bytes")
 PY
-ok "ticketplot draws both figures as PNGs of useful size"
+ok "ticketplot draws both figures as PNGs of useful size (the early-stop one only where a round stopped before its end)"
 
 $PY - "$T/tiny.h5" "$T/plots/ranking.csv" <<'PY' || die "ranking"
 import csv, sys, h5py, numpy as np
@@ -123,9 +136,11 @@ pattern='s/.*finished rounds, \([0-9]*\) of \([0-9]*\) rounds.*/\1 \2/p'
 read -r used total < <(sed -n "$pattern" "$T/partial.txt")
 [[ -n ${used:-} && $total = 72 && $used -ge 6 && $used -lt 72 ]] ||
   die "partial file: expected 6 to 71 of 72 rounds used: $(head -1 "$T/partial.txt")"
-for f in mnist-test_acc_es.png mnist-early_stop_iter.png ranking.csv; do
+for f in mnist-test_acc_es.png ranking.csv; do
   [ -s "$T/partial/$f" ] || die "partial file: no $f"
 done
+[ -s "$T/partial/mnist-early_stop_iter.png" ] || grep -q "no early-stop figure" "$T/partial.txt" ||
+  die "partial file: neither an early-stop figure nor the reason there is none"
 ok "a killed sweep's file: ticketplot uses $used of $total rounds and still draws"
 
 $PY -c "import h5py; h5py.File('$T/other.h5', 'w').create_dataset('x', data=[1, 2])"
