@@ -25,13 +25,14 @@ name), brought up after the one-node cluster has been stopped.
              jobs/ticketfarm.sbatch with --nodes=2 --ntasks-per-node=2 (srun --mpi=pmix starts 4
              ranks, 2 on each node) runs 8 tasks (4 seeds, each a ticket and its reinit control)
              to completion. Both nodes ran tasks (/runtime/host and /runtime/rank: n1 and n2,
-             no rank on both), each node read MNIST once for its 2 ranks (one "read once on
-             node" log line per node, where a one-node run prints one), and the file equals a
-             one-node mpirun -n 2 run's (h5diff --exclude-path /runtime).
+             no rank on both), each node read MNIST once for its 2 ranks (a "read once on node"
+             log line from n1 and one from n2; the one-node reference run logs one), and the
+             file equals a one-node mpirun -n 2 run's (h5diff --exclude-path /runtime).
   twonode-mpirun
              the same with jobs/ticketfarm-mpirun.sbatch (mpirun inside the 2-node job).
-Needs root, slurm-wlm and munge (tools/setup installs them), and unshare(1) for two nodes. Prints "SKIPPED: <reason>" and
-exits 77 when they are missing, a SLURM daemon already runs here, or the daemons do not start.
+Needs root, slurm-wlm and munge (tools/setup installs them), and for two nodes unshare(1).
+Prints "SKIPPED: <reason>" and exits 77 when they are missing, a SLURM daemon already runs
+here, or the daemons do not start.
 EOF
 }
 
