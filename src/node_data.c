@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ticketfarm/data.h"
 #include "ticketfarm/grid.h"
+#include "ticketfarm/log.h"
 
 #include "mpi_util.h"
 
@@ -39,7 +41,9 @@ double tf__node_data_bytes(const tf__node_data_t *nd) {
   return bytes;
 }
 
-/* One dataset into a new window: read by the node's rank 0, mapped by the others. */
+/* One dataset into a new window: read by the node's rank 0, mapped by the others. The reading
+ * rank says so in one line per node, which shows where the job's nodes are and that each read
+ * the dataset once. */
 static int load_one(tf__node_data_t *nd, const char *name, const char *root, MPI_Comm node,
                     int node_rank, tf_err_t *err) {
   if (nd->n == MAX_DATASETS) return tf_err_set(err, TF_EINPUT, "too many datasets in one sweep");
@@ -53,7 +57,16 @@ static int load_one(tf__node_data_t *nd, const char *name, const char *root, MPI
   MPI_Win_allocate_shared(node_rank == 0 ? (MPI_Aint)bytes : 0, 1, MPI_INFO_NULL, node, &base,
                           &slot->win);
   nd->n++;
-  if (node_rank == 0) rc = tf_data_load_into(&slot->data, root, name, base, err);
+  if (node_rank == 0) {
+    rc = tf_data_load_into(&slot->data, root, name, base, err);
+    int node_size;
+    MPI_Comm_size(node, &node_size);
+    char host[256] = "";
+    if (gethostname(host, sizeof host - 1) != 0) snprintf(host, sizeof host, "unknown");
+    if (rc == 0)
+      tf_log(TF_LOG_INFO, "%s: %.0f MiB read once on node %s for its %d rank%s", name,
+             (double)bytes / 1048576.0, host, node_size, node_size == 1 ? "" : "s");
+  }
   rc = tf__agree(MPI_COMM_WORLD, rc, err, "loading the datasets");
   if (rc < 0) return rc;
   /* The loads above become visible to the node's other ranks. */

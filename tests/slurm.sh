@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# The SLURM job scripts for real: a private one-node cluster on localhost runs jobs/*.sbatch, and the results equal mpirun's.
+# The SLURM job scripts for real: a private cluster on localhost (one node, or two) runs jobs/*.sbatch, and the results equal mpirun's.
 set -euo pipefail
 
 usage() {
   cat <<'EOF'
-usage: tests/slurm.sh path/to/ticketfarm [srun|mpirun|timelimit|array ...]
+usage: tests/slurm.sh path/to/ticketfarm [srun|mpirun|timelimit|array|twonode-srun|twonode-mpirun ...]
 
 Brings up munged, slurmctld and slurmd on localhost with a private configuration in a
-temporary directory (tests/slurm/cluster), runs the chosen cases (all four by default), and
-stops the daemons it started, by PID, and removes the directory, whatever happens.
+temporary directory (tests/slurm/cluster), runs the chosen cases (all six by default), and
+stops the daemons it started, by PID, and removes the directory, whatever happens. The first
+four cases run on a one-node cluster; the twonode cases on a cluster of two nodes, n1 and n2,
+on this one machine (tests/slurm/cluster start --two-nodes: a slurmd each, under its own host
+name), brought up after the one-node cluster has been stopped.
   srun       jobs/ticketfarm.sbatch with 2 tasks runs a 2-task x 3-round sweep to completion;
              the file equals a plain mpirun run's (h5diff --exclude-path /runtime).
   mpirun     the same with jobs/ticketfarm-mpirun.sbatch.
@@ -18,8 +21,18 @@ stops the daemons it started, by PID, and removes the directory, whatever happen
   array      jobs/ticketfarm-array.sbatch as a 3-element array, one shard each, one element
              stopped by SIGUSR1 and requeued; `ticketfarm merge` of the 3 files equals a plain
              mpirun run's.
-Needs root, slurm-wlm and munge (tools/setup installs them). Prints "SKIPPED: <reason>" and
-exits 77 when they are missing, a SLURM daemon already runs here, or the daemons do not start.
+  twonode-srun
+             jobs/ticketfarm.sbatch with --nodes=2 --ntasks-per-node=2 (srun --mpi=pmix starts 4
+             ranks, 2 on each node) runs 8 tasks (4 seeds, each a ticket and its reinit control)
+             to completion. Both nodes ran tasks (/runtime/host and /runtime/rank: n1 and n2,
+             no rank on both), each node read MNIST once for its 2 ranks (a "read once on node"
+             log line from n1 and one from n2; the one-node reference run logs one), and the
+             file equals a one-node mpirun -n 2 run's (h5diff --exclude-path /runtime).
+  twonode-mpirun
+             the same with jobs/ticketfarm-mpirun.sbatch (mpirun inside the 2-node job).
+Needs root, slurm-wlm and munge (tools/setup installs them), and for two nodes unshare(1).
+Prints "SKIPPED: <reason>" and exits 77 when they are missing, a SLURM daemon already runs
+here, or the daemons do not start.
 EOF
 }
 
@@ -30,9 +43,14 @@ esac
 TF=$(realpath "$1")
 shift
 cases=("$@")
-[ ${#cases[@]} -gt 0 ] || cases=(srun mpirun timelimit array)
+[ ${#cases[@]} -gt 0 ] || cases=(srun mpirun timelimit array twonode-srun twonode-mpirun)
+one_node=() two_nodes=()
 for c in "${cases[@]}"; do
-  case $c in srun | mpirun | timelimit | array) ;; *) echo "unknown case '$c'" >&2; exit 2 ;; esac
+  case $c in
+    srun | mpirun | timelimit | array) one_node+=("$c") ;;
+    twonode-srun | twonode-mpirun) two_nodes+=("$c") ;;
+    *) echo "unknown case '$c'" >&2; exit 2 ;;
+  esac
 done
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -44,12 +62,13 @@ unset TICKETFARM_ARGS TICKETFARM_MAX_RESUBMITS TICKETFARM_SWEEP TICKETFARM_OUTPU
 
 T=$(mktemp -d /tmp/ticketfarm-slurm.XXXXXX)
 
-# The cluster lives in $T beside the jobs' files. Its own stop cancels its jobs first, then
-# stops the daemons by PID. Should this script be killed outright, the watcher started with the
-# cluster stops it and removes $T.
+# The one-node cluster lives in $T beside the jobs' files, the two-node one in $T/two-nodes.
+# A cluster's own stop cancels its jobs first, then stops the daemons by PID. Should this script
+# be killed outright, the watcher started with each cluster stops it and removes its directory.
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
+  [ ! -d "$T/two-nodes" ] || "$root/tests/slurm/cluster" stop "$T/two-nodes" || true
   "$root/tests/slurm/cluster" stop "$T" || true
   rm -rf "$T"
   exit "$rc"
@@ -64,27 +83,36 @@ die() {
   echo "FAIL  $*" >&2
   exit 1
 }
-# Shows a job's output, the states it went through and the end of the daemons' logs.
+# Shows a job's output, the states it went through and the end of the running cluster's logs.
 show_log() {
   local f
-  for f in "$1" "$T"/job-*.states "$T/log/slurmctld.log" "$T/log/slurmd.log"; do
+  for f in "$1" "$T"/job-*.states "$CL/log/slurmctld.log" "$CL"/log/slurmd*.log; do
     [ -f "$f" ] || continue
     echo "      --- ${f#"$T"/} (last 40 lines)" >&2
     tail -n 40 "$f" | sed 's/^/      | /' >&2
   done
 }
 
-set +e
-"$root/tests/slurm/cluster" start "$T" $$ >"$T/cluster.log" 2>&1
-rc=$?
-set -e
-if [ $rc = 77 ]; then
-  grep '^SKIPPED' "$T/cluster.log" || echo "SKIPPED: the SLURM cluster did not start"
-  exit 77
-fi
-[ $rc = 0 ] || die "cluster start exited $rc: $(cat "$T/cluster.log")"
-cat "$T/cluster.log"
-export SLURM_CONF=$T/slurm.conf
+# Starts a cluster in directory $1 (tests/slurm/cluster start's options follow) and points
+# SLURM_CONF (and for two nodes Open MPI's TCP) at it; returns 77 when it was skipped, after
+# printing why.
+cluster_up() {
+  local dir=$1 rc
+  shift
+  CL=$dir
+  set +e
+  "$root/tests/slurm/cluster" start "$@" "$dir" $$ >"$T/cluster.log" 2>&1
+  rc=$?
+  set -e
+  if [ $rc = 77 ]; then
+    grep '^SKIPPED' "$T/cluster.log" || echo "SKIPPED: the SLURM cluster did not start"
+    return 77
+  fi
+  [ $rc = 0 ] || die "cluster start exited $rc: $(cat "$T/cluster.log")"
+  cat "$T/cluster.log"
+  # shellcheck disable=SC1091 # written by tests/slurm/cluster
+  . "$dir/env"
+}
 # Requeued jobs and the reference runs read and write here; the jobs run as root with this cwd.
 cd "$T"
 
@@ -318,12 +346,111 @@ PY
   ok "array: ticketfarm merge of the 3 shards' files equals a plain mpirun run's (h5diff --exclude-path /runtime)"
 }
 
-for c in "${cases[@]}"; do
-  case $c in
-    array) case_array ;;
-    srun) case_complete ticketfarm.sbatch srun ;;
-    mpirun) case_complete ticketfarm-mpirun.sbatch mpirun ;;
-    timelimit) case_timelimit ;;
-  esac
-done
+# 8 tasks, 4 families of a ticket and its reinit control: with 4 ranks, each rank gets a family.
+cat >"$T/fam.yaml" <<'YAML'
+name: slurm-two-nodes
+data: {validation: 1000}
+model: {hidden: [32]}
+train: {iterations: 100, eval_every: 50}
+prune: {rounds: 2}
+record: {weights: [final]}
+grid:
+  seed: [1, 2, 3, 4]
+  control: [ticket, reinit]
+YAML
+
+# Prints "HOST COUNT" for each "MNIST read once on node HOST for its COUNT ranks" line of a log.
+node_reads() {
+  sed -nE 's/.* mnist: [0-9]+ MiB read once on node ([^ ]+) for its ([0-9]+) ranks?$/\1 \2/p' "$1" |
+    sort
+}
+
+# Runs the family sweep through a job script on both nodes, 2 ranks each, and checks where the
+# ranks ran, that each node read the dataset once, and the file against a one-node run's.
+case_two_nodes() {
+  local script=$1 name=$2 jid result state exitcode restarts out t0 reads
+  if [ ! -f "$T/fam-ref.h5" ]; then
+    timeout --foreground 120 mpirun -n 2 "$TF" run "$T/fam.yaml" -o "$T/fam-ref.h5" -q 2>"$T/fam-ref.log" ||
+      die "reference mpirun run failed: $(tail -n 3 "$T/fam-ref.log")"
+    reads=$(node_reads "$T/fam-ref.log")
+    [ "$reads" = "$(hostname) 2" ] ||
+      die "the one-node run's reads of MNIST: '$reads', not one for 2 ranks: $(cat "$T/fam-ref.log")"
+  fi
+  t0=$(date +%s)
+  submit --nodes=2 --ntasks-per-node=2 --ntasks=4 --time=5 --job-name="tf-$name" \
+    --output="$T/$name-%j.out" "$root/jobs/$script" fam.yaml "$name.h5"
+  jid=$JID
+  out=$T/$name-$jid.out
+  result=$(wait_job "$jid" 90) || { show_log "$out"; die "$script: job $jid did not end"; }
+  read -r state exitcode restarts <<<"$result"
+  [ "$state $exitcode" = "COMPLETED 0:0" ] ||
+    { show_log "$out"; die "$script: job $jid ended $state with exit code $exitcode"; }
+  if ! grep -q ": 4 ranks on n\[1-2\]: " "$out" || ! grep -q "8 tasks on 4 ranks" "$out" ||
+    ! grep -q "ticketfarm exited with code 0" "$out" || ! grep -q "the sweep is complete" "$out"; then
+    show_log "$out"
+    die "$script: the job output does not show 4 ranks on n[1-2] and exit 0"
+  fi
+  ok "$script on 2 nodes: job $jid COMPLETED in $(($(date +%s) - t0)) s, 4 ranks on n[1-2], ticketfarm exit 0"
+  reads=$(node_reads "$out")
+  [ "$reads" = "$(printf 'n1 2\nn2 2')" ] ||
+    { show_log "$out"; die "$script: the nodes' reads of MNIST: '$reads', not one on n1 and one on n2 for 2 ranks each"; }
+  ok "$script on 2 nodes: MNIST read once on n1 and once on n2, each for its 2 ranks"
+  /usr/bin/python3 - "$T/$name.h5" <<'PY' || die "$script: /runtime does not show tasks run on both nodes"
+import sys
+from collections import defaultdict
+import h5py
+with h5py.File(sys.argv[1], "r") as f:
+    hosts = [h.decode() for h in f["runtime/host"][:]]
+    ranks = [int(r) for r in f["runtime/rank"][:]]
+by_host = defaultdict(set)
+tasks = defaultdict(int)
+for h, r in zip(hosts, ranks):
+    by_host[h].add(r)
+    tasks[h] += 1
+print("      " + "; ".join(f"{h}: ranks {sorted(by_host[h])} ran {tasks[h]} tasks" for h in sorted(by_host)))
+assert sorted(by_host) == ["n1", "n2"], f"hosts {sorted(by_host)}"
+assert not by_host["n1"] & by_host["n2"], "a rank on both nodes"
+assert by_host["n1"] | by_host["n2"] <= {0, 1, 2, 3}, f"ranks {by_host}"
+PY
+  ok "$script on 2 nodes: /runtime/host and /runtime/rank: tasks ran on n1 and n2, no rank on both"
+  "$TF" status "$T/$name.h5" >"$T/$name-status.txt" 2>&1 || true
+  grep -q "8 tasks: 8 done, 0 failed, 0 pending" "$T/$name-status.txt" ||
+    die "$script: status: $(cat "$T/$name-status.txt")"
+  if ! h5diff --exclude-path /runtime "$T/fam-ref.h5" "$T/$name.h5" >"$T/$name-diff.txt" 2>&1 ||
+    [ -s "$T/$name-diff.txt" ]; then
+    die "$script: the file differs from a one-node mpirun -n 2 run's: $(head -n 5 "$T/$name-diff.txt")"
+  fi
+  ok "$script on 2 nodes: 8 tasks done; the file equals a one-node mpirun -n 2 run's (h5diff --exclude-path /runtime)"
+}
+
+skipped=0
+if [ ${#one_node[@]} -gt 0 ]; then
+  if cluster_up "$T"; then
+    for c in "${one_node[@]}"; do
+      case $c in
+        array) case_array ;;
+        srun) case_complete ticketfarm.sbatch srun ;;
+        mpirun) case_complete ticketfarm-mpirun.sbatch mpirun ;;
+        timelimit) case_timelimit ;;
+      esac
+    done
+  else
+    skipped=1
+  fi
+  # One slurmctld per machine: the two-node cluster needs its port.
+  "$root/tests/slurm/cluster" stop "$T"
+fi
+if [ ${#two_nodes[@]} -gt 0 ]; then
+  if cluster_up "$T/two-nodes" --two-nodes; then
+    for c in "${two_nodes[@]}"; do
+      case $c in
+        twonode-srun) case_two_nodes ticketfarm.sbatch twonode-srun ;;
+        twonode-mpirun) case_two_nodes ticketfarm-mpirun.sbatch twonode-mpirun ;;
+      esac
+    done
+  else
+    skipped=1
+  fi
+fi
+[ "$pass" -gt 0 ] || [ "$skipped" = 0 ] || exit 77
 echo "slurm: $pass checks passed"
