@@ -26,10 +26,11 @@
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_INTERRUPTED = 3 };
 
 /* Multiply-adds per second of CPU time one rank sustains, as tf_ticket_cost counts them: only for
- * `plan`'s time estimate. sweeps/quickstart.yaml (2.78e12) with 2 ranks on one thread each took
- * 119.8 s of CPU with OpenBLAS 0.3.21's generic x86-64 kernels (2.3e10 per second) and 90.1 s
- * with OPENBLAS_CORETYPE=Haswell (3.1e10) on a 2-core Xeon; the slower figure is used. */
-#define PLAN_MACS_PER_CORE_S 2.3e10
+ * `plan`'s time estimate. A dense LeNet-300-100 round of 50,000 iterations evaluated every 100
+ * (4.39e12) took 103.2 s of processor time on a 2-core AMD EPYC (AVX2) with OpenBLAS 0.3.21
+ * (tools/bench --only study --full-round): 4.25e10 per second. OpenBLAS's generic x86-64 kernels
+ * reach about half of that (2.3e10 on a 2-core Xeon), so there plan's hours are low by up to 2x. */
+#define PLAN_MACS_PER_CORE_S 4.25e10
 
 static const char usage_text[] =
     "usage: ticketfarm COMMAND [OPTIONS]\n"
