@@ -602,6 +602,27 @@ static void test_ticket_family_members_equal_their_tasks_run_alone(void) {
   for (int i = 0; i < N; i++) record_free(&alone[i]);
 }
 
+/* A family whose dense round diverges (a learning rate of 1e37): every member fails with the
+ * round and iteration, and the call itself succeeds, so the farm records each member's failure
+ * and goes on with other families. */
+static void test_ticket_family_divergence_fails_its_members_not_the_call(void) {
+  tf_family_member_t mem[2];
+  for (int i = 0; i < 2; i++) {
+    mem[i] = (tf_family_member_t){.cfg = small_config()};
+    mem[i].cfg.lr = 1e37;
+    mem[i].cfg.control = i == 0 ? TF_CONTROL_TICKET : TF_CONTROL_REINIT;
+  }
+  tf_err_t err = {0};
+  ASSERT_INT_EQ(tf_ticket_run_family(mem, 2, &mnist, NULL, &err), 0);
+  for (int i = 0; i < 2; i++) {
+    ASSERT_INT_EQ(mem[i].outcome, TF_EDIVERGED);
+    ASSERT(strstr(mem[i].err.msg, "round 0, iteration") != NULL);
+  }
+  /* alone, the same task returns the divergence */
+  ASSERT_INT_EQ(tf_ticket_run(&mem[1].cfg, &mnist, NULL, NULL, &err), TF_EDIVERGED);
+  ASSERT(strstr(err.msg, "round 0, iteration") != NULL);
+}
+
 /* The sparse path against the dense masked reference over a whole task: LeNet-300-100 pruned
  * by half per round, once with every pruned layer sparse and once all dense. Round 0 (dense in
  * both) is the same bits; later rounds differ by float rounding only: evaluation losses within
@@ -936,6 +957,7 @@ int main(void) {
   RUN(test_ticket_test_eval_at_best_keeps_reported_numbers_bit_identical);
   RUN(test_ticket_resumed_rounds_equal_uninterrupted_ones);
   RUN(test_ticket_family_members_equal_their_tasks_run_alone);
+  RUN(test_ticket_family_divergence_fails_its_members_not_the_call);
   RUN(test_ticket_sparse_rounds_track_dense_ones);
   RUN(test_ticket_dense_lenet_reaches_96_percent_after_1000_iterations);
   tf_data_free(&mnist);
