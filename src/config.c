@@ -60,6 +60,10 @@ void tf_config_default(tf_config_t *cfg) {
   cfg->control = TF_CONTROL_TICKET;
   cfg->seed = 1;
   cfg->control_seed = 0;
+  snprintf(cfg->transfer, sizeof cfg->transfer, "none");
+  cfg->transfer_optimizer = 0;
+  cfg->transfer_lr = 0.0;
+  cfg->instability = 0;
   cfg->record_weights = TF_RECORD_INIT | TF_RECORD_REWIND | TF_RECORD_FINAL;
 }
 
@@ -99,6 +103,29 @@ static int check_model(const tf_config_t *cfg, tf_err_t *err) {
 /* Every message names the keys by their dotted paths: the sweep parser finds the keys in a
  * message to point at the line that set them. The single-key lower bounds are checked again
  * because a hand-built config reaches here too and a zero eval_every would divide by zero. */
+/* A transfer target must take the source's images (the same pixels and channels) and hold out
+ * data.validation images with a batch left, like the source. */
+static int check_transfer(const tf_config_t *cfg, tf_err_t *err) {
+  if (strcmp(cfg->transfer, "none") == 0) return 0;
+  int32_t n_train = 0, c = 0, h = 0, w = 0, tc = 0, th = 0, tw = 0;
+  tf_err_t e;
+  if (tf_data_shape(cfg->transfer, &n_train, NULL, NULL, NULL, &e) != 0 ||
+      tf_data_image(cfg->transfer, &tc, &th, &tw, &e) != 0)
+    return tf_err_set(err, TF_EINPUT, "transfer.dataset: %s", e.msg);
+  if (tf_data_image(cfg->dataset, &c, &h, &w, &e) != 0)
+    return tf_err_set(err, TF_EINPUT, "data.dataset: %s", e.msg);
+  if (c != tc || h != th || w != tw)
+    return tf_err_set(err, TF_EINPUT, "transfer.dataset %s has %dx%dx%d images, data.dataset %s "
+                      "%dx%dx%d: a ticket transfers between datasets of one image shape",
+                      cfg->transfer, (int)tc, (int)th, (int)tw, cfg->dataset, (int)c, (int)h,
+                      (int)w);
+  if (cfg->validation >= n_train || cfg->batch > (int)n_train - cfg->validation)
+    return tf_err_set(err, TF_EINPUT, "transfer.dataset %s: data.validation (%d) and train.batch "
+                      "(%d) must leave a batch of its %d training images", cfg->transfer,
+                      cfg->validation, cfg->batch, (int)n_train);
+  return 0;
+}
+
 int tf_config_check(const tf_config_t *cfg, tf_err_t *err) {
   if (cfg->eval_every < 1)
     return tf_err_set(err, TF_EINPUT, "train.eval_every (%d) must be at least 1", cfg->eval_every);
@@ -161,7 +188,10 @@ int tf_config_check(const tf_config_t *cfg, tf_err_t *err) {
       return tf_err_set(err, TF_EINPUT, "train.milestones must increase strictly (%ld after %ld)",
                         cfg->milestones[i], cfg->milestones[i - 1]);
   }
-  return 0;
+  if (cfg->instability == 1)
+    return tf_err_set(err, TF_EINPUT, "analysis.instability (1) must be 0 (off) or at least 2: "
+                      "the path's two ends are points of it");
+  return check_transfer(cfg, err);
 }
 
 const char *tf_config_normalize_name(tf_normalize_t normalize) {
@@ -269,6 +299,27 @@ const char *tf_config_random_name(tf_prune_random_t random) {
   return random_names[random];
 }
 
+int tf_config_transfer(const tf_config_t *cfg) {
+  return strcmp(cfg->transfer, "none") != 0 || cfg->transfer_optimizer != 0 ||
+         cfg->transfer_lr != 0.0;
+}
+
+const char *tf_config_target(const tf_config_t *cfg) {
+  return strcmp(cfg->transfer, "none") != 0 ? cfg->transfer : cfg->dataset;
+}
+
+void tf_config_target_config(const tf_config_t *cfg, tf_config_t *target) {
+  *target = *cfg;
+  if (!tf_config_transfer(cfg)) return;
+  snprintf(target->dataset, sizeof target->dataset, "%s", tf_config_target(cfg));
+  if (cfg->transfer_optimizer > 0)
+    target->optimizer = (tf_optimizer_kind_t)(cfg->transfer_optimizer - 1);
+  if (cfg->transfer_lr > 0.0) target->lr = cfg->transfer_lr;
+  snprintf(target->transfer, sizeof target->transfer, "none");
+  target->transfer_optimizer = 0;
+  target->transfer_lr = 0.0;
+}
+
 int tf_config_excluded(const tf_config_t *cfg, int l, int n_layers) {
   if (l < 0 || l >= n_layers) return 0;
   if (l == n_layers - 1 && (cfg->exclude & TF_EXCLUDE_OUTPUT)) return 1;
@@ -350,6 +401,13 @@ int tf_config_diff(const tf_config_t *a, const tf_config_t *b, char *buf, size_t
   DIFF_INT("control", control)
   DIFF_INT("seed", seed)
   DIFF_INT("control_seed", control_seed)
+  if (strcmp(a->transfer, b->transfer) != 0) {
+    snprintf(buf, size, "transfer.dataset: %s vs %s", a->transfer, b->transfer);
+    return 1;
+  }
+  DIFF_INT("transfer.optimizer", transfer_optimizer)
+  DIFF_REAL("transfer.lr", transfer_lr)
+  DIFF_INT("analysis.instability", instability)
   DIFF_INT("record.weights", record_weights)
 #undef DIFF_INT
 #undef DIFF_REAL

@@ -8,7 +8,12 @@
 #include "ticketfarm/ticket.h"
 
 int tf_family_axis(const char *key) {
-  return strcmp(key, "control") == 0 || strcmp(key, "control_seed") == 0;
+  static const char *const branch[] = {"control", "control_seed", "transfer.dataset",
+                                       "transfer.optimizer", "transfer.lr",
+                                       "analysis.instability"};
+  for (size_t i = 0; i < sizeof branch / sizeof branch[0]; i++)
+    if (strcmp(key, branch[i]) == 0) return 1;
+  return 0;
 }
 
 long tf_family_of(const tf_sweep_t *sw, long task) {
@@ -62,7 +67,7 @@ double tf_family_cost(const tf_config_t *cfgs, const int *starts, int n) {
     for (int i = 0; i < n; i++) {
       if ((starts != NULL ? starts[i] : 0) > r) continue;
       cost += tf_ticket_round_cost(&cfgs[i], r);
-      ticket |= cfgs[i].control == TF_CONTROL_TICKET;
+      ticket |= cfgs[i].control == TF_CONTROL_TICKET && !tf_config_transfer(&cfgs[i]);
     }
     if (!ticket) cost += tf_ticket_replay_cost(&cfgs[0], r);
   }

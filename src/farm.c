@@ -115,13 +115,16 @@ int tf_farm_memory(const tf_sweep_t *sw, tf_farm_memory_t *mem, tf_err_t *err) {
       mem->task = bytes;
       mem->largest = t;
     }
-    int seen = 0;
-    for (int k = 0; k < n_sets && !seen; k++) seen = strcmp(sets[k], cfg.dataset) == 0;
-    if (!seen && n_sets < MAX_SETS) {
-      size_t data = 0;
-      if ((rc = tf_data_bytes(cfg.dataset, &data, err)) < 0) return rc;
-      mem->shared += (double)data;
-      snprintf(sets[n_sets++], sizeof sets[0], "%s", cfg.dataset);
+    const char *used[2] = {cfg.dataset, tf_config_target(&cfg)};
+    for (int u = 0; u < 2; u++) {
+      int seen = 0;
+      for (int k = 0; k < n_sets && !seen; k++) seen = strcmp(sets[k], used[u]) == 0;
+      if (!seen && n_sets < MAX_SETS) {
+        size_t data = 0;
+        if ((rc = tf_data_bytes(used[u], &data, err)) < 0) return rc;
+        mem->shared += (double)data;
+        snprintf(sets[n_sets++], sizeof sets[0], "%s", used[u]);
+      }
     }
   }
   mem->limit = memory_limit(mem->limit_what, sizeof mem->limit_what);
@@ -481,9 +484,9 @@ static int family_read(farm_t *f, const long *tasks, int n, task_ctx_t *ctx,
   tf_ticket_shape_t shape;
   int rc = tf_ticket_shape(&mem[first].cfg, &shape, err);
   if (rc < 0) return rc;
-  *bits = malloc(shape.mask_bytes);
+  *bits = malloc(shape.trunk_mask_bytes);
   if (*bits == NULL) return tf_err_set(err, TF_ENOMEM, "out of memory");
-  return tf_store_read_next_mask(f->store, tasks[first], *bits, shape.mask_bytes, err);
+  return tf_store_read_next_mask(f->store, tasks[first], *bits, shape.trunk_mask_bytes, err);
 }
 
 /* The outcome of member c after the family ran with rc: a failure or a finished task is
@@ -527,6 +530,9 @@ static int run_family(farm_t *f, const long *tasks, int n, int *outcomes, tf_err
   snprintf(rt.host, sizeof rt.host, "%s", f->host);
   tf_err_t family_err = {0};
   for (int i = 0; i < n; i++) ctx[i].err = &family_err;
+  for (int i = 0; i < n; i++)
+    if (tf_config_transfer(&mem[i].cfg))
+      mem[i].target = tf__node_data_get(f->data, tf_config_target(&mem[i].cfg));
   /* Members killed after their last round but before their status was set have nothing to run. */
   rc = tf_ticket_run_family(mem, n, tf__node_data_get(f->data, mem[0].cfg.dataset), bits,
                             &family_err);

@@ -102,6 +102,10 @@ int tf__node_data_load(tf__node_data_t **out, const tf_sweep_t *sw, const char *
     tf_grid_task(sw, i, &cfg, NULL);
     if (tf__node_data_get(nd, cfg.dataset) == NULL)
       rc = load_one(nd, cfg.dataset, root, node, node_rank, err);
+    /* A transfer's target too. */
+    const char *target = tf_config_target(&cfg);
+    if (rc == 0 && tf__node_data_get(nd, target) == NULL)
+      rc = load_one(nd, target, root, node, node_rank, err);
   }
   MPI_Comm_free(&node);
   return tf__agree(MPI_COMM_WORLD, rc, err, "loading the datasets");

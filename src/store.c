@@ -160,7 +160,8 @@ static int write_cf_conventions(tf_store_t *st, const layout_t *lay, const axis_
     if (ax[a].kind == TF_AXIS_TEXT && tf__h5_attr_str(lay->column[a], "_Encoding", "utf-8") < 0)
       return tf__h5_fail(err, "%s: cannot mark /results/%s as UTF-8", path, ax[a].key);
   for (int i = 0; i < DS_COUNT; i++)
-    if ((tf__store_dsets[i].type == TY_HOST || tf__store_dsets[i].type == TY_REASON) &&
+    if ((tf__store_dsets[i].type == TY_HOST || tf__store_dsets[i].type == TY_REASON ||
+         tf__store_dsets[i].type == TY_NAME) &&
         tf__h5_attr_str(st->dset[i], "_Encoding", "utf-8") < 0)
       return tf__h5_fail(err, "%s: cannot mark /%s/%s as UTF-8", path, tf__store_group_names[tf__store_dsets[i].group],
                      tf__store_dsets[i].name);
@@ -237,6 +238,8 @@ typedef struct fixed_block {
   int64_t *eval_iter;  /* (size, E) */
   int64_t *layer_size; /* (size, L) */
   char *column;        /* (size, col_size) */
+  char *source;        /* (size, NAME_LEN) */
+  char *target;        /* (size, NAME_LEN) */
 } fixed_block_t;
 
 static void fixed_free(fixed_block_t *b) {
@@ -249,6 +252,8 @@ static void fixed_free(fixed_block_t *b) {
   free(b->eval_iter);
   free(b->layer_size);
   free(b->column);
+  free(b->source);
+  free(b->target);
 }
 
 static int fixed_alloc(fixed_block_t *b, const tf_store_t *st, const axis_col_t *ax, int n_axes,
@@ -274,8 +279,10 @@ static int fixed_alloc(fixed_block_t *b, const tf_store_t *st, const axis_col_t 
   b->eval_iter = malloc(block * E * sizeof *b->eval_iter);
   b->layer_size = malloc(block * L * sizeof *b->layer_size);
   b->column = malloc(block * col_size);
+  b->source = calloc(block, NAME_LEN);
+  b->target = calloc(block, NAME_LEN);
   if (!b->task_ids || !b->n_rounds || !b->zeros32 || !b->zeros8 || !b->minus1 || !b->nans ||
-      !b->eval_iter || !b->layer_size || !b->column)
+      !b->eval_iter || !b->layer_size || !b->column || !b->source || !b->target)
     return tf_err_set(err, TF_ENOMEM, "results file: no memory for the task tables");
   for (hsize_t i = 0; i < block; i++) {
     b->minus1[i] = -1;
@@ -293,6 +300,8 @@ static int fixed_fill(tf_store_t *st, fixed_block_t *b, hsize_t t0, hsize_t n, t
     if (rc < 0) return rc;
     b->task_ids[i] = (int64_t)(t0 + i);
     b->n_rounds[i] = ts.t.n_rounds;
+    memcpy(b->source + i * NAME_LEN, ts.source, NAME_LEN);
+    memcpy(b->target + i * NAME_LEN, ts.target, NAME_LEN);
     for (hsize_t j = 0; j < E; j++)
       b->eval_iter[i * E + j] = j < (hsize_t)ts.t.n_evals ? (int64_t)j * ts.t.eval_every : -1;
     for (hsize_t l = 0; l < L; l++)
@@ -326,6 +335,8 @@ static int fixed_write(tf_store_t *st, layout_t *lay, const fixed_block_t *b, hs
       {st->dset[DS_CRASHES], H5T_NATIVE_INT32, b->zeros32, "/runtime/crashes"},
       {st->dset[DS_STARTED], H5T_NATIVE_DOUBLE, b->nans, "/runtime/started"},
       {st->dset[DS_FINISHED], H5T_NATIVE_DOUBLE, b->nans, "/runtime/finished"},
+      {st->dset[DS_SOURCE], st->str_name, b->source, "/results/source"},
+      {st->dset[DS_TARGET], st->str_name, b->target, "/results/target"},
   };
   for (size_t k = 0; k < sizeof tables / sizeof tables[0]; k++) {
     hid_t did = tables[k].did, mtype = tables[k].mtype;
@@ -378,6 +389,7 @@ static void store_free(tf_store_t *st) {
     if (st->dset[i] >= 0) H5Dclose(st->dset[i]);
   if (st->str_host >= 0) H5Tclose(st->str_host);
   if (st->str_reason >= 0) H5Tclose(st->str_reason);
+  if (st->str_name >= 0) H5Tclose(st->str_name);
   if (st->dxpl >= 0) H5Pclose(st->dxpl);
   tf_sweep_free(st->sw);
   free(st->path);
@@ -390,7 +402,7 @@ static void store_free(tf_store_t *st) {
 static int store_prepare(tf_store_t **out, const char *path, const tf_sweep_t *sw, tf_err_t *err) {
   tf_store_t *st = *out = calloc(1, sizeof *st);
   if (st == NULL) return tf_err_set(err, TF_ENOMEM, "results file: no memory");
-  st->file = st->dxpl = st->str_host = st->str_reason = H5I_INVALID_HID;
+  st->file = st->dxpl = st->str_host = st->str_reason = st->str_name = H5I_INVALID_HID;
   for (int i = 0; i < DS_COUNT; i++) st->dset[i] = H5I_INVALID_HID;
   const char *text = tf_sweep_text(sw);
   st->path = strdup(path);
@@ -403,8 +415,9 @@ static int store_prepare(tf_store_t **out, const char *path, const tf_sweep_t *s
   if ((rc = tf__store_measure(st, err)) < 0) return rc;
   st->str_host = tf__h5_string_type(HOST_LEN);
   st->str_reason = tf__h5_string_type(REASON_LEN);
+  st->str_name = tf__h5_string_type(NAME_LEN);
   st->dxpl = H5Pcreate(H5P_DATASET_XFER);
-  if (st->str_host < 0 || st->str_reason < 0 || st->dxpl < 0 ||
+  if (st->str_host < 0 || st->str_reason < 0 || st->str_name < 0 || st->dxpl < 0 ||
       H5Pset_dxpl_mpio(st->dxpl, H5FD_MPIO_INDEPENDENT) < 0)
     return tf__h5_fail(err, "results file: cannot set up HDF5 types");
   return 0;

@@ -31,6 +31,7 @@ enum {
   DIM_MASK_BYTE,
   DIM_PARAM,
   DIM_PARITY,
+  DIM_ALPHA,
   DIM_COUNT
 };
 extern const char *const tf__store_dim_names[DIM_COUNT];
@@ -39,7 +40,11 @@ extern const char *const tf__store_dim_long_names[DIM_COUNT];
 
 /* A new dataset: a DS_* index below, its row in tf__store_dsets (store_layout.c), and its
  * writes in store_task.c; creation, the reopening checks and tf_store_size follow the table. */
-typedef enum { TY_I8, TY_U8, TY_I32, TY_I64, TY_F32, TY_F64, TY_HOST, TY_REASON } ty_t;
+typedef enum { TY_I8, TY_U8, TY_I32, TY_I64, TY_F32, TY_F64, TY_HOST, TY_REASON, TY_NAME } ty_t;
+#define NAME_LEN 32 /* a dataset's name: tf_config_t.dataset */
+/* Datasets that exist when some task asks for the instability analysis (dset_spec_t.record,
+ * beside the TF_RECORD_* bits of record.weights). */
+#define RECORD_PATH (1u << 8)
 
 enum {
   DS_STATUS,
@@ -74,6 +79,10 @@ enum {
   DS_OPEN_ATTEMPT,
   DS_STALLS,
   DS_CRASHES,
+  DS_SOURCE,
+  DS_TARGET,
+  DS_INSTABILITY,
+  DS_PATH_ERROR,
   DS_COUNT
 };
 
@@ -115,7 +124,7 @@ struct tf_store {
   hsize_t len[DIM_COUNT]; /* N, R, E, L, B, P */
   unsigned record_any;    /* TF_RECORD_* bits some task asks for */
   hid_t file, dxpl;
-  hid_t str_host, str_reason;
+  hid_t str_host, str_reason, str_name;
   hid_t dset[DS_COUNT]; /* H5I_INVALID_HID for weights no task records */
   unsigned char *row;   /* scratch for one padded row */
   char platform_change[1024]; /* tf_store_platform_change's note; "" when none */
@@ -145,7 +154,9 @@ typedef struct axis_col {
 /* What the file needs to know about one task: its shape and the weights it records. */
 typedef struct task_shape {
   tf_ticket_shape_t t;
-  unsigned record;
+  unsigned record;    /* TF_RECORD_* bits, RECORD_PATH with an instability analysis */
+  int path_points;    /* analysis.instability */
+  char source[NAME_LEN], target[NAME_LEN]; /* data.dataset and tf_config_target */
 } task_shape_t;
 
 /* The types of element type ty; the string types are st's (st may be NULL for the sizes only). */

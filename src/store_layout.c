@@ -8,8 +8,8 @@
 
 const char *const tf__store_group_names[G_COUNT] = {"results", "runtime"};
 
-const char *const tf__store_dim_names[DIM_COUNT] = {"task",      "round", "eval",  "layer",
-                                                    "mask_byte", "param", "parity"};
+const char *const tf__store_dim_names[DIM_COUNT] = {"task",      "round", "eval",   "layer",
+                                                    "mask_byte", "param", "parity", "alpha"};
 const char *const tf__store_dim_long_names[DIM_COUNT] = {
     "task index (grid order, last grid axis fastest)",
     "pruning round (0 = dense network)",
@@ -18,6 +18,8 @@ const char *const tf__store_dim_long_names[DIM_COUNT] = {
     NULL,
     NULL,
     "round % 2 of the round a resume state is for",
+    "point on the linear path of the instability analysis: alpha = index / "
+    "(analysis.instability - 1)",
 };
 
 #define CURVE_NOTE "NaN where the round has no evaluation (before the rewind point in rounds > 0)"
@@ -122,6 +124,22 @@ const dset_spec_t tf__store_dsets[DS_COUNT] = {
                     "recorded crashes of a rank while running the task (SIGSEGV, SIGBUS, SIGFPE, "
                     "SIGABRT), taken from OUT.h5.crashes by the next run",
                     NULL, NULL, 1},
+    [DS_SOURCE] = {"source", G_RESULTS, TY_NAME, 1, {DIM_TASK}, 0,
+                   "dataset the task's tickets are found on (data.dataset)", NULL, NULL, 1},
+    [DS_TARGET] = {"target", G_RESULTS, TY_NAME, 1, {DIM_TASK}, 0,
+                   "dataset the task's rounds train and are evaluated on", NULL,
+                   "transfer.dataset for a transfer (its rounds: the source's tickets trained "
+                   "on it), else the source", 1},
+    [DS_INSTABILITY] = {"instability", G_RESULTS, TY_F32, 2, {DIM_TASK, DIM_ROUND}, RECORD_PATH,
+                        "instability: the largest test error on the linear path between the "
+                        "round's weights and a second copy's, minus the mean of its ends",
+                        "1", "analysis.instability; NaN for tasks without it", 1},
+    [DS_PATH_ERROR] = {"path_error", G_RESULTS, TY_F32, 3, {DIM_TASK, DIM_ROUND, DIM_ALPHA},
+                       RECORD_PATH, "test error at each point of the linear path", "1",
+                       "1 - test accuracy of (1 - alpha) w1 + alpha w2, alpha = index / "
+                       "(analysis.instability - 1): index 0 is the round's own weights (1 - "
+                       "test_acc_final), the last the second copy's; NaN beyond the task's "
+                       "points", 1},
 };
 
 const curve_spec_t tf__store_curves[CURVE_COUNT] = {
@@ -135,6 +153,7 @@ const curve_spec_t tf__store_curves[CURVE_COUNT] = {
 ty_info_t tf__store_type(const tf_store_t *st, ty_t ty) {
   hid_t host = st != NULL ? st->str_host : H5I_INVALID_HID;
   hid_t reason = st != NULL ? st->str_reason : H5I_INVALID_HID;
+  hid_t name = st != NULL ? st->str_name : H5I_INVALID_HID;
   switch (ty) {
     case TY_I8: return (ty_info_t){H5T_STD_I8LE, H5T_NATIVE_INT8, 1};
     case TY_U8: return (ty_info_t){H5T_STD_U8LE, H5T_NATIVE_UINT8, 1};
@@ -144,6 +163,7 @@ ty_info_t tf__store_type(const tf_store_t *st, ty_t ty) {
     case TY_F64: return (ty_info_t){H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 8};
     case TY_HOST: return (ty_info_t){host, host, HOST_LEN};
     case TY_REASON: return (ty_info_t){reason, reason, REASON_LEN};
+    case TY_NAME: return (ty_info_t){name, name, NAME_LEN};
   }
   return (ty_info_t){H5I_INVALID_HID, H5I_INVALID_HID, 0};
 }
@@ -154,13 +174,16 @@ int tf__store_task_shape(const tf_sweep_t *sw, long task, task_shape_t *ts, tf_e
   if (rc < 0) return rc;
   rc = tf_ticket_shape(&cfg, &ts->t, err);
   if (rc < 0) return rc;
-  ts->record = cfg.record_weights;
+  ts->record = cfg.record_weights | (cfg.instability > 0 ? RECORD_PATH : 0);
+  ts->path_points = cfg.instability;
+  snprintf(ts->source, sizeof ts->source, "%s", cfg.dataset);
+  snprintf(ts->target, sizeof ts->target, "%s", tf_config_target(&cfg));
   return 0;
 }
 
 /* Sizes every axis of st from its whole sweep. */
 static int measure_axes(tf_store_t *st, tf_err_t *err) {
-  hsize_t r = 0, e = 0, l = 0, b = 0, p = 0;
+  hsize_t r = 0, e = 0, l = 0, b = 0, p = 0, a = 0;
   for (long t = 0; t < st->n_tasks; t++) {
     task_shape_t ts = {0};
     int rc = tf__store_task_shape(st->sw, t, &ts, err);
@@ -169,8 +192,11 @@ static int measure_axes(tf_store_t *st, tf_err_t *err) {
     if ((hsize_t)ts.t.n_evals > e) e = (hsize_t)ts.t.n_evals;
     if ((hsize_t)ts.t.n_layers > l) l = (hsize_t)ts.t.n_layers;
     if (ts.t.mask_bytes > b) b = ts.t.mask_bytes;
+    if (ts.t.trunk_mask_bytes > b) b = ts.t.trunk_mask_bytes;
+    if ((hsize_t)ts.path_points > a) a = (hsize_t)ts.path_points;
     if (ts.t.n_params > p) p = ts.t.n_params;
-    st->record_any |= ts.record & (TF_RECORD_INIT | TF_RECORD_REWIND | TF_RECORD_FINAL);
+    st->record_any |=
+        ts.record & (TF_RECORD_INIT | TF_RECORD_REWIND | TF_RECORD_FINAL | RECORD_PATH);
   }
   hsize_t *len = st->len;
   len[DIM_TASK] = (hsize_t)st->n_tasks;
@@ -180,6 +206,7 @@ static int measure_axes(tf_store_t *st, tf_err_t *err) {
   len[DIM_MASK_BYTE] = b;
   len[DIM_PARAM] = p;
   len[DIM_PARITY] = 2;
+  len[DIM_ALPHA] = a;
   return 0;
 }
 
@@ -188,7 +215,8 @@ int tf__store_measure(tf_store_t *st, tf_err_t *err) {
   if (rc < 0) return rc;
   const hsize_t e = st->len[DIM_EVAL], p = st->len[DIM_PARAM], l = st->len[DIM_LAYER];
   const hsize_t b = st->len[DIM_MASK_BYTE];
-  size_t row = sizeof(float) * (size_t)(e > p ? e : p);
+  const hsize_t a = st->len[DIM_ALPHA];
+  size_t row = sizeof(float) * (size_t)(e > p ? (e > a ? e : a) : (p > a ? p : a));
   if (row < sizeof(int64_t) * l) row = sizeof(int64_t) * l;
   if (row < b) row = b;
   st->row = malloc(row);

@@ -95,6 +95,29 @@ int tf_store_write_snapshot(tf_store_t *st, long task, tf_snapshot_t which, cons
   return put(st, d, task, 0, 1, param_row(st, params, n_params), err);
 }
 
+/* The next mask's bytes: next_mask_bytes, 0 meaning mask_bytes. */
+static size_t next_bytes(const tf_round_t *rd) {
+  return rd->next_mask_bytes > 0 ? rd->next_mask_bytes : rd->mask_bytes;
+}
+
+/* Whether the next mask's bytes fit a row. */
+static int has_next_mask_room(const tf_store_t *st, const tf_round_t *rd) {
+  return rd->next_mask_bits == NULL || next_bytes(rd) <= st->len[DIM_MASK_BYTE];
+}
+
+/* Round r's instability analysis: n path errors (NaN beyond them, and all NaN for n = 0). */
+static int write_path(tf_store_t *st, long task, int r, int n, const float *errors,
+                      float instability, tf_err_t *err) {
+  if (st->dset[DS_INSTABILITY] < 0) return 0; /* no task of the sweep asks for one */
+  float *row = (float *)st->row;
+  for (hsize_t i = 0; i < st->len[DIM_ALPHA]; i++)
+    row[i] = (hsize_t)n > i && errors != NULL ? errors[i] : NAN;
+  int rc = put(st, DS_PATH_ERROR, task, r, 1, row, err);
+  float v = n > 0 ? instability : NAN;
+  if (rc == 0) rc = put(st, DS_INSTABILITY, task, r, 1, &v, err);
+  return rc;
+}
+
 int tf_store_write_round(tf_store_t *st, long task, const tf_round_t *rd, tf_err_t *err) {
   task_shape_t ts;
   int rc = checked_shape(st, task, &ts, err);
@@ -110,6 +133,11 @@ int tf_store_write_round(tf_store_t *st, long task, const tf_round_t *rd, tf_err
                       st->path, task, r, ts.t.n_rounds, rd->n_evals, (int)st->len[DIM_EVAL],
                       rd->n_layers, rd->mask_bytes, ts.t.mask_bytes);
   int has_next = r + 1 < ts.t.n_rounds;
+  if ((hsize_t)rd->n_path > st->len[DIM_ALPHA] || (rd->n_path > 0 && rd->path_errors == NULL) ||
+      (has_next_mask_room(st, rd) == 0))
+    return tf_err_set(err, TF_EINPUT, "%s: task %ld: round %d's path of %d points or next mask of "
+                      "%zu bytes does not fit the file", st->path, task, r, rd->n_path,
+                      rd->next_mask_bytes);
   if (has_next && rd->next_mask_bits == NULL)
     return tf_err_set(err, TF_EINPUT,
                       "%s: task %ld: round %d of %d comes without the mask of the next round",
@@ -151,9 +179,11 @@ int tf_store_write_round(tf_store_t *st, long task, const tf_round_t *rd, tf_err
       (rc = put(st, DS_WEIGHTS_FINAL, task, r, 1, param_row(st, rd->final, rd->n_params), err)) < 0)
     return rc;
   if ((rc = put(st, DS_WALL_S, task, r, 1, &rd->wall_s, err)) < 0) return rc;
+  if ((rc = write_path(st, task, r, rd->n_path, rd->path_errors, rd->instability, err)) < 0)
+    return rc;
 
   if (has_next && (rc = put(st, DS_NEXT_MASK, task, (r + 1) % 2, 1,
-                            mask_row(st, rd->next_mask_bits, rd->mask_bytes), err)) < 0)
+                            mask_row(st, rd->next_mask_bits, next_bytes(rd)), err)) < 0)
     return rc;
   int32_t done = r + 1;
   return put(st, DS_ROUNDS_DONE, task, 0, 1, &done, err);
@@ -174,6 +204,7 @@ static int write_padding(tf_store_t *st, long task, const task_shape_t *ts, tf_e
       if ((rc = put(st, d, task, r, 1, v, err)) < 0) return rc;
     }
     if ((rc = put(st, DS_EARLY_STOP_ITER, task, r, 1, &minus1, err)) < 0) return rc;
+    if ((rc = write_path(st, task, r, 0, NULL, NAN, err)) < 0) return rc;
 
     int64_t *ints = (int64_t *)st->row;
     for (hsize_t l = 0; l < st->len[DIM_LAYER]; l++) ints[l] = -1;
@@ -273,9 +304,9 @@ int tf_store_read_next_mask(tf_store_t *st, long task, uint8_t *bits, size_t n, 
   int rc = checked_shape(st, task, &ts, err);
   if (rc == 0) rc = get(st, DS_ROUNDS_DONE, task, 0, &done, err);
   if (rc < 0) return rc;
-  if (n != ts.t.mask_bytes)
+  if (n != ts.t.trunk_mask_bytes)
     return tf_err_set(err, TF_EINPUT, "%s: task %ld: mask of %zu bytes asked for, it has %zu",
-                      st->path, task, n, ts.t.mask_bytes);
+                      st->path, task, n, ts.t.trunk_mask_bytes);
   if (done < 1 || done >= ts.t.n_rounds)
     return tf_err_set(err, TF_EINPUT,
                       "%s: task %ld has %d of %d rounds done: no mask to resume from", st->path,

@@ -12,7 +12,9 @@
 #include "sweep_internal.h"
 #include "ticketfarm/text.h"
 
-static const char *const section_names[] = {"data", "model", "train", "prune", "record"};
+static const char *const section_names[] = {"data",     "model",    "train",
+                                             "prune",    "transfer", "analysis",
+                                             "record"};
 #define N_SECTIONS (sizeof section_names / sizeof section_names[0])
 
 int tf__sweep_fail_at(const parse_t *p, int line, int col, const char *fmt, ...) {

@@ -47,6 +47,10 @@ typedef enum {
   KEY_CONTROL,
   KEY_SEED,
   KEY_CONTROL_SEED,
+  KEY_TRANSFER_DATASET,
+  KEY_TRANSFER_OPTIMIZER,
+  KEY_TRANSFER_LR,
+  KEY_INSTABILITY,
   KEY_WEIGHTS,
   KEY_GRID,
   KEY_COUNT
@@ -56,6 +60,7 @@ typedef enum {
   VT_TEXT,    /* free text: name */
   VT_CHOICE,  /* one of a few names: optimizer, scope, control */
   VT_DATASET, /* one of tf_data_names */
+  VT_TARGET,  /* one of tf_data_names, or none: transfer.dataset */
   VT_INT,
   VT_REAL,
   VT_HIDDEN,

@@ -134,6 +134,29 @@ const tf_sweep_key_t tf__sweep_key_docs[KEY_COUNT] = {
      "Mixed into the draws of the reinit, sign_reinit, sparse_reinit and random_mask controls "
      "only, 0 to 2^63-1: several draws of one ticket's control (same split, order, theta_0 and "
      "ticket); 0 gives the draws of a sweep without the key."},
+    {"transfer.dataset", "string", "none",
+     "Ticket transfer (Morcos et al. 2019): none, or mnist, fashion-mnist or cifar10, a dataset "
+     "of the source's image shape. Each round r >= 1 then trains the source's round-r ticket "
+     "(its mask, with the control's weights from theta_k) on the target from iteration "
+     "prune.rewind, with the target's own validation split, data order and test set; round 0 "
+     "is the dense network trained on the target from theta_0, the reference a transferred "
+     "ticket must match. An output layer whose class count differs from the source's is "
+     "drawn afresh from the initialiser and trains dense. A branch key: a ticket's transfers "
+     "share its trunk."},
+    {"transfer.optimizer", "string", "same",
+     "The optimiser a transfer trains with on the target: same (train.optimizer's), sgd, "
+     "momentum or adam (train.momentum, beta1, beta2 and eps apply); not none alone: with "
+     "transfer.dataset none and another optimizer or rate, the ticket transfers across "
+     "optimisers on its own dataset."},
+    {"transfer.lr", "real", "0",
+     "The learning rate a transfer trains with on the target, at least 0; 0 is train.lr."},
+    {"analysis.instability", "integer", "0",
+     "Instability analysis (Frankle et al. 2020): 0 (off), or the number N >= 2 of evenly "
+     "spaced points alpha in [0, 1] on the linear path (1 - alpha) w1 + alpha w2 between the "
+     "round's trained weights w1 and a second copy w2 trained from the same start (theta_k in "
+     "round 0) on the same mask with its own data order (from seed, round and copy); stores the "
+     "path's test errors and the instability, the largest error on the path minus the mean of "
+     "its two ends. Costs a second training and N test evaluations per round."},
     {"record.weights", "list of strings", "[init, rewind, final]",
      "Weight snapshots stored per task and round, a subset of init, rewind and final ([] for "
      "none); not a grid axis, as every task stores the same snapshots."},
@@ -145,6 +168,9 @@ const tf_sweep_key_t tf__sweep_key_docs[KEY_COUNT] = {
 
 static const char *optimizer_name(int i) {
   return tf_config_optimizer_name((tf_optimizer_kind_t)i);
+}
+static const char *transfer_optimizer_name(int i) {
+  return i == 0 ? "same" : tf_config_optimizer_name((tf_optimizer_kind_t)(i - 1));
 }
 static const char *scope_name(int i) { return tf_config_scope_name((tf_prune_scope_t)i); }
 static const char *test_eval_name(int i) {
@@ -202,6 +228,10 @@ const key_rule_t tf__sweep_key_rules[KEY_COUNT] = {
     [KEY_CONTROL] = RULE_CHOICE("control", control_name, TF_CONTROL_COUNT),
     [KEY_SEED] = RULE_INT(0, INT64_MAX),
     [KEY_CONTROL_SEED] = RULE_INT(0, INT64_MAX),
+    [KEY_TRANSFER_DATASET] = RULE_OTHER(VT_TARGET, 1),
+    [KEY_TRANSFER_OPTIMIZER] = RULE_CHOICE("optimizer", transfer_optimizer_name, TF_OPT_COUNT + 1),
+    [KEY_TRANSFER_LR] = RULE_REAL(0, INFINITY, 0, 1),
+    [KEY_INSTABILITY] = RULE_INT(0, 1000),
     [KEY_WEIGHTS] = RULE_OTHER(VT_WEIGHTS, 0),
     [KEY_GRID] = RULE_OTHER(VT_GRID, 0),
 };
@@ -330,13 +360,16 @@ static int read_choice_value(const parse_t *p, const key_rule_t *rule, const nod
   return rc;
 }
 
-/* One of tf_data_names: its name. */
-static int read_dataset_value(const parse_t *p, const node_t *n, const char *path, value_t *v) {
+/* One of tf_data_names (and none when none_too): its name. */
+static int read_dataset_value(const parse_t *p, const node_t *n, const char *path, int none_too,
+                              value_t *v) {
+  const char *names[16];
   size_t count = 0;
-  while (tf_data_names[count] != NULL) count++;
+  if (none_too) names[count++] = "none";
+  for (size_t i = 0; tf_data_names[i] != NULL && count < 16; i++) names[count++] = tf_data_names[i];
   int idx = 0;
-  int rc = read_name(p, n, path, "dataset", tf_data_names, count, &idx);
-  if (rc == 0) snprintf(v->s, sizeof v->s, "%s", tf_data_names[idx]);
+  int rc = read_name(p, n, path, "dataset", names, count, &idx);
+  if (rc == 0) snprintf(v->s, sizeof v->s, "%s", names[idx]);
   return rc;
 }
 
@@ -475,7 +508,8 @@ int tf__sweep_value_read(const parse_t *p, key_id_t key, const node_t *n, value_
   switch (rule->type) {
     case VT_TEXT: return read_text_value(p, n, path, v);
     case VT_CHOICE: return read_choice_value(p, rule, n, path, v);
-    case VT_DATASET: return read_dataset_value(p, n, path, v);
+    case VT_DATASET: return read_dataset_value(p, n, path, 0, v);
+    case VT_TARGET: return read_dataset_value(p, n, path, 1, v);
     case VT_INT: return read_int(p, n, path, "an integer", rule->imin, rule->imax, &v->i);
     case VT_REAL: return read_real(p, n, path, rule, &v->r);
     case VT_HIDDEN: return read_hidden_value(p, n, path, v);
@@ -542,6 +576,13 @@ void tf__sweep_value_apply(key_id_t key, const value_t *v, tf_config_t *cfg) {
     case KEY_CONTROL: cfg->control = (tf_control_t)v->i; break;
     case KEY_SEED: cfg->seed = (uint64_t)v->i; break;
     case KEY_CONTROL_SEED: cfg->control_seed = (uint64_t)v->i; break;
+    case KEY_TRANSFER_DATASET: /* none or one of tf_data_names, all far shorter than the field */
+      memcpy(cfg->transfer, v->s, sizeof cfg->transfer);
+      cfg->transfer[sizeof cfg->transfer - 1] = '\0';
+      break;
+    case KEY_TRANSFER_OPTIMIZER: cfg->transfer_optimizer = (int)v->i; break;
+    case KEY_TRANSFER_LR: cfg->transfer_lr = v->r; break;
+    case KEY_INSTABILITY: cfg->instability = (int)v->i; break;
     case KEY_WEIGHTS: cfg->record_weights = (unsigned)v->i; break;
     case KEY_GRID:
     case KEY_COUNT: break;
@@ -554,7 +595,8 @@ void tf__sweep_value_text(key_id_t key, const value_t *v, char *buf, size_t size
   buf[0] = '\0';
   switch (rule->type) {
     case VT_TEXT:
-    case VT_DATASET: snprintf(buf, size, "%s", v->s); break;
+    case VT_DATASET:
+    case VT_TARGET: snprintf(buf, size, "%s", v->s); break;
     case VT_CHOICE: snprintf(buf, size, "%s", rule->choice((int)v->i)); break;
     case VT_INT: snprintf(buf, size, "%lld", v->i); break;
     case VT_REAL: tf_text_real(v->r, buf, size); break;
@@ -616,7 +658,8 @@ int tf__sweep_value_cmp(value_type_t type, const value_t *a, const value_t *b) {
     case VT_LAYERS: return (a->i > b->i) - (a->i < b->i);
     case VT_REAL: return (a->r > b->r) - (a->r < b->r);
     case VT_TEXT:
-    case VT_DATASET: return strcmp(a->s, b->s);
+    case VT_DATASET:
+    case VT_TARGET: return strcmp(a->s, b->s);
     case VT_HIDDEN:
     case VT_MILESTONES:
       if (a->n != b->n) return (a->n > b->n) - (a->n < b->n);

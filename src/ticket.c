@@ -1,5 +1,6 @@
-/* One task of a sweep: dense training, then rounds of magnitude pruning, rewinding (or a control)
- * and retraining, with evaluation curves and early-stop points for every round. */
+/* The training primitives of a task: one net on one dataset, its batches, evaluation, a round's
+ * training with its curve, the controls' starting points, the next mask, a task's shape and the
+ * instability analysis's linear path. ticket_family.c runs the rounds of a family with them. */
 #include "ticketfarm/ticket.h"
 
 #include <math.h>
@@ -19,58 +20,14 @@
 /* Training steps between calls of the sink's poll hook. */
 #define POLL_EVERY 8
 
-typedef struct ticket {
-  const tf_config_t *cfg;
-  const tf_dataset_t *data;
-  tf_family_member_t *members; /* the family whose trunk this is (tf_ticket_run_family) */
-  int n_members;
-  const tf_ticket_sink_t *poller; /* the sink whose poll hook runs between steps */
-  tf_net_t net;
-  tf_optim_t opt;
-  tf_split_t split;
-  tf_data_norm_t norm; /* data.normalize's map, applied to every gathered batch */
-  int32_t *test_idx;   /* (n_test): 0..n_test-1, so test images gather like validation ones */
-  int32_t *order;      /* (n_train split): the current epoch's permutation */
-  long order_epoch;    /* epoch whose permutation `order` holds; -1 = none */
-  int order_round;     /* round whose order `order` holds (0 under data.order fixed) */
-  int32_t *y;          /* (max_batch) gathered labels */
-  int eval_chunk;      /* images evaluated at once: EVAL_CHUNK, or CONV_EVAL_CHUNK */
-  float *theta0;       /* (n_params) initial parameters */
-  float *theta_k;      /* (n_params) parameters at the rewind iteration of round 0 */
-  float *ticket_final; /* (n_params) the ticket's trained parameters of the last round */
-  float *ticket_mask;  /* (n_params) the ticket's mask of the round being trained, net layout */
-  float *next_mask;    /* (n_params) the ticket's mask for the next round, net layout */
-  uint8_t *bits;       /* (packed mask bytes) the mask trained in the round being reported */
-  uint8_t *next_bits;  /* (packed mask bytes) the ticket's mask for the next round */
-  tf_eval_t *evals;    /* (n_evals) */
-  int n_evals;
-  float best_val;      /* the round's lowest validation loss so far (train.test_eval at_best) */
-} ticket_t;
-
 static int sink_poll(const tf_ticket_sink_t *sink) {
   return sink != NULL && sink->poll != NULL ? sink->poll(sink->ctx) : 0;
 }
 
-/* Whether member m still runs: it has rounds left and has not failed. */
-static int member_active(const tf_family_member_t *m) {
-  return m->outcome == 0 && m->start_round <= m->cfg.rounds;
-}
-
-/* Hands a snapshot to every member still running. */
-static int snapshot(ticket_t *t, tf_snapshot_t which, const float *params) {
-  for (int i = 0; i < t->n_members; i++) {
-    const tf_family_member_t *m = &t->members[i];
-    if (!member_active(m) || m->sink.snapshot == NULL) continue;
-    int rc = m->sink.snapshot(m->sink.ctx, which, params, t->net.n_params);
-    if (rc != 0) return rc;
-  }
-  return 0;
-}
-
 /* Weights of every layer from the initialiser, each layer from its own stream (purpose, round,
   * layer; variant), biases zero; a convolution's fans are in_c * k * k and out_c * k * k. */
-static int draw_init(const tf_config_t *cfg, const tf_net_t *net, float *params,
-                     tf_stream_t purpose, int round, uint64_t variant, tf_err_t *err) {
+int tf__ticket_draw_init(const tf_config_t *cfg, const tf_net_t *net, float *params,
+                         tf_stream_t purpose, int round, uint64_t variant, tf_err_t *err) {
   memset(params, 0, net->n_params * sizeof *params);
   for (int l = 0; l < net->n_layers; l++) {
     tf_rng_t rng;
@@ -110,11 +67,22 @@ static void gather_batch(ticket_t *t, int round, long it) {
   const int batch = t->cfg->batch;
   const long per_epoch = t->split.n_train / batch;
   const long epoch = it / per_epoch;
-  const int order_round = t->cfg->order == TF_ORDER_FIXED ? 0 : round;
-  if (epoch != t->order_epoch || order_round != t->order_round) {
-    tf_ticket_epoch_order(t->cfg, round, epoch, t->split.train_idx, t->split.n_train, t->order);
+  const int order_round = t->cfg->order == TF_ORDER_FIXED && t->copy == 0 ? 0 : round;
+  if (epoch != t->order_epoch || order_round != t->order_round || t->copy != t->order_copy) {
+    if (t->copy == 0) {
+      tf_ticket_epoch_order(t->cfg, round, epoch, t->split.train_idx, t->split.n_train, t->order);
+    } else {
+      /* A second copy's own order: (seed, epoch, round; copy) under either data.order. The word
+     * is the actual round: the copy's noise is its own in every round. */
+      memcpy(t->order, t->split.train_idx, (size_t)t->split.n_train * sizeof *t->order);
+      tf_rng_t rng;
+      tf_rng_seed_variant(&rng, t->cfg->seed, TF_STREAM_ORDER, (uint64_t)epoch, (uint64_t)round,
+                          (uint64_t)t->copy);
+      tf_rng_shuffle(&rng, t->order, (size_t)t->split.n_train);
+    }
     t->order_epoch = epoch;
     t->order_round = order_round;
+    t->order_copy = t->copy;
   }
   const long pos = (it % per_epoch) * batch;
   gather(t, &t->data->train, t->order + pos, batch);
@@ -166,19 +134,18 @@ static int eval_point(ticket_t *t, int j, float train_loss, int round, int first
  * the learning rate following its schedule at each iteration (so a round rewound to k resumes
  * it at k), each layer on dense or sparse kernels as train.sparse_below and the mask decide, and leaves
  * the trained parameters in net->params. With `evaluate_curve`, records evals[start/eval_every
- * ..]. In round 0, copies the parameters at the rewind iteration into theta_k. */
-static int train_round(ticket_t *t, int round, long start, long end, int evaluate_curve,
-                       tf_err_t *err) {
+ * ..]. In round 0 (not in a second copy), copies the parameters at the rewind iteration into
+ * theta_k. */
+int tf__ticket_train_round(ticket_t *t, int round, long start, long end, int evaluate_curve,
+                           tf_err_t *err) {
   const tf_config_t *cfg = t->cfg;
   tf_net_t *net = &t->net;
   tf_optim_reset(&t->opt);
   int rc = tf_net_plan(net, cfg->sparse_below, err);
   if (rc < 0) return rc;
-  if (round == 0 && cfg->rewind == 0) {
+  const int keep_rewind = round == 0 && !t->second;
+  if (keep_rewind && cfg->rewind == 0)
     memcpy(t->theta_k, net->params, net->n_params * sizeof *net->params);
-    rc = snapshot(t, TF_SNAPSHOT_REWIND, t->theta_k);
-    if (rc != 0) return rc;
-  }
   if (evaluate_curve) {
     rc = eval_point(t, (int)(start / cfg->eval_every), NAN, round, 1, start == end, err);
     if (rc != 0) return rc;
@@ -195,11 +162,9 @@ static int train_round(ticket_t *t, int round, long start, long end, int evaluat
     loss_sum += loss;
     loss_count++;
     const long done = it + 1;
-    if (round == 0 && done == cfg->rewind) {
+    if (keep_rewind && done == cfg->rewind) {
       tf_net_sync(net);
       memcpy(t->theta_k, net->params, net->n_params * sizeof *net->params);
-      rc = snapshot(t, TF_SNAPSHOT_REWIND, t->theta_k);
-      if (rc != 0) return rc;
     }
     if (evaluate_curve && done % cfg->eval_every == 0) {
       rc = eval_point(t, (int)(done / cfg->eval_every), (float)(loss_sum / loss_count), round, 0,
@@ -217,7 +182,7 @@ static int train_round(ticket_t *t, int round, long start, long end, int evaluat
   return 0;
 }
 
-static int early_stop_index(const ticket_t *t, int first) {
+int tf__ticket_early_stop(const ticket_t *t, int first) {
   int best = first;
   for (int j = first + 1; j < t->n_evals; j++)
     if (t->evals[j].val_loss < t->evals[best].val_loss) best = j;
@@ -236,7 +201,7 @@ int tf_ticket_control(const tf_config_t *cfg, const tf_net_t *net, const float *
     case TF_CONTROL_REINIT:
     case TF_CONTROL_SIGN_REINIT:
     case TF_CONTROL_SPARSE_REINIT: {
-      int rc = draw_init(cfg, net, params, TF_STREAM_REINIT, round, cfg->control_seed, err);
+      int rc = tf__ticket_draw_init(cfg, net, params, TF_STREAM_REINIT, round, cfg->control_seed, err);
       if (rc < 0) return rc;
       memcpy(mask, ticket_mask, n * sizeof *mask);
       for (int l = 0; l < net->n_layers; l++) {
@@ -279,42 +244,7 @@ int tf_ticket_control(const tf_config_t *cfg, const tf_net_t *net, const float *
   return 0;
 }
 
-/* Hands round `round` of member m to its sink: trained under `mask` to `final`, next_mask the
- * ticket's mask for the next round (NULL after the last). */
-static int report_round(ticket_t *t, const tf_family_member_t *m, int round, const float *mask,
-                        const float *final, const float *next_mask, double wall_s) {
-  const tf_config_t *cfg = t->cfg;
-  const tf_net_t *net = &t->net;
-  tf_round_t r = {0};
-  r.round = round;
-  r.n_layers = net->n_layers;
-  tf_prune_remaining(net, mask, r.remaining);
-  long kept = 0, total = 0;
-  for (int l = 0; l < net->n_layers; l++) {
-    r.total[l] = (long)tf_net_layer_weights(net, l);
-    kept += r.remaining[l];
-    total += r.total[l];
-  }
-  r.density = (double)kept / (double)total;
-  r.n_evals = t->n_evals;
-  r.first_eval = round == 0 ? 0 : (int)(cfg->rewind / cfg->eval_every);
-  r.evals = t->evals;
-  r.early_stop = early_stop_index(t, r.first_eval);
-  tf_prune_pack(net, mask, t->bits);
-  r.mask_bits = t->bits;
-  if (next_mask != NULL) {
-    tf_prune_pack(net, next_mask, t->next_bits);
-    r.next_mask_bits = t->next_bits;
-  }
-  r.mask_bytes = tf_prune_packed_size(net);
-  r.final = final;
-  r.n_params = net->n_params;
-  r.wall_s = wall_s;
-  if (m->sink.round_done == NULL) return 0;
-  return m->sink.round_done(m->sink.ctx, &r);
-}
-
-static void clear_evals(ticket_t *t) {
+void tf__ticket_clear_evals(ticket_t *t) {
   for (int j = 0; j < t->n_evals; j++) {
     t->evals[j] = (tf_eval_t){.iteration = (long)j * t->cfg->eval_every,
                               .train_loss = NAN, .val_loss = NAN, .val_acc = NAN,
@@ -322,7 +252,7 @@ static void clear_evals(ticket_t *t) {
   }
 }
 
-static void ticket_free(ticket_t *t) {
+void tf__ticket_free(ticket_t *t) {
   tf_net_free(&t->net);
   tf_optim_free(&t->opt);
   tf_data_split_free(&t->split);
@@ -338,6 +268,10 @@ static void ticket_free(ticket_t *t) {
   free(t->bits);
   free(t->next_bits);
   free(t->evals);
+  free(t->branch_final);
+  free(t->start);
+  free(t->copy2);
+  free(t->path_errors);
 }
 
 int tf_ticket_shape(const tf_config_t *cfg, tf_ticket_shape_t *shape, tf_err_t *err) {
@@ -345,6 +279,17 @@ int tf_ticket_shape(const tf_config_t *cfg, tf_ticket_shape_t *shape, tf_err_t *
   int rc = tf_data_shape(cfg->dataset, &shape->n_train, &shape->n_test, &shape->input_dim,
                          &shape->classes, err);
   if (rc < 0) return rc;
+  int32_t src_classes = shape->classes, src_dim = shape->input_dim;
+  if (tf_config_transfer(cfg)) {
+    /* A transfer's rounds train and evaluate on the target, with its output layer. */
+    rc = tf_data_shape(tf_config_target(cfg), &shape->n_train, &shape->n_test, &shape->input_dim,
+                       &shape->classes, err);
+    if (rc < 0) return rc;
+    if (shape->input_dim != src_dim)
+      return tf_err_set(err, TF_EINPUT, "transfer.dataset %s has %d-pixel images, data.dataset "
+                        "%s %d", tf_config_target(cfg), (int)shape->input_dim, cfg->dataset,
+                        (int)src_dim);
+  }
   if (cfg->eval_every <= 0 || cfg->iterations < 0 || cfg->rounds < 0 || cfg->n_hidden < 0 ||
       cfg->n_hidden > TF_MAX_HIDDEN || cfg->n_conv < 0 || cfg->n_conv > TF_MAX_CONV)
     return tf_err_set(err, TF_EINPUT, "invalid task configuration: eval_every %d, iterations "
@@ -359,7 +304,10 @@ int tf_ticket_shape(const tf_config_t *cfg, tf_ticket_shape_t *shape, tf_err_t *
   tf_model_t model;
   tf_config_model(cfg, &model);
   tf_net_arch_t arch;
-  rc = tf_net_arch(&arch, c, h, w, &model, shape->classes, err);
+  rc = tf_net_arch(&arch, c, h, w, &model, src_classes, err);
+  if (rc < 0) return rc;
+  shape->trunk_mask_bytes = (arch.n_weights + 7) / 8;
+  if (shape->classes != src_classes) rc = tf_net_arch(&arch, c, h, w, &model, shape->classes, err);
   if (rc < 0) return rc;
   shape->n_layers = arch.n_layers;
   shape->n_conv = arch.n_conv;
@@ -377,14 +325,14 @@ int tf_ticket_shape(const tf_config_t *cfg, tf_ticket_shape_t *shape, tf_err_t *
   return 0;
 }
 
-static int ticket_setup(ticket_t *t, tf_err_t *err) {
+int tf__ticket_setup(ticket_t *t, int any_classes, int path_points, tf_err_t *err) {
   const tf_config_t *cfg = t->cfg;
   const tf_dataset_t *data = t->data;
   tf_ticket_shape_t shape;
   int rc = tf_ticket_shape(cfg, &shape, err);
   if (rc < 0) return rc;
-  const int32_t dim = shape.input_dim, classes = shape.classes;
-  if (data->train.dim != dim || data->test.dim != dim || data->classes != classes)
+  const int32_t dim = shape.input_dim, classes = any_classes ? data->classes : shape.classes;
+  if (data->train.dim != dim || data->test.dim != dim || data->classes != classes || classes < 1)
     return tf_err_set(err, TF_EINPUT, "dataset '%s' has %d-pixel images and %d classes, "
                       "the task expects %d and %d", data->name, data->train.dim,
                       data->classes, dim, classes);
@@ -423,12 +371,55 @@ static int ticket_setup(ticket_t *t, tf_err_t *err) {
       !t->next_bits || !t->evals)
     return tf_err_set(err, TF_ENOMEM, "out of memory for a task of %zu parameters", np);
   for (int32_t i = 0; i < data->test.n; i++) t->test_idx[i] = i;
+  if (path_points > 0) {
+    t->start = malloc(np * sizeof *t->start);
+    t->copy2 = malloc(np * sizeof *t->copy2);
+    t->branch_final = malloc(np * sizeof *t->branch_final);
+    t->path_errors = malloc((size_t)path_points * sizeof *t->path_errors);
+    t->path_max = path_points;
+    if (!t->start || !t->copy2 || !t->branch_final || !t->path_errors)
+      return tf_err_set(err, TF_ENOMEM, "out of memory for an instability analysis of %zu "
+                        "parameters", np);
+  }
   return 0;
 }
 
-/* The ticket's mask for the round after `round`, pruned from its trained parameters into
- * t->next_mask; NULL after the last round. */
-static const float *next_ticket_mask(ticket_t *t, int round, tf_err_t *err, int *rc) {
+int tf__ticket_path(ticket_t *t, int round, const float *w1, const float *start,
+                    const float *mask, int n, int copy, float *instability, tf_err_t *err) {
+  tf_net_t *net = &t->net;
+  const size_t np = net->n_params;
+  if (n < 2 || n > t->path_max)
+    return tf_err_set(err, TF_EINPUT, "an instability analysis of %d points (room for %d)", n,
+                      t->path_max);
+  if (mask != net->mask) memcpy(net->mask, mask, np * sizeof *net->mask);
+  for (size_t j = 0; j < np; j++) net->params[j] = start[j] * mask[j];
+  t->copy = copy;
+  t->second = 1;
+  int rc = tf__ticket_train_round(t, round, t->cfg->rewind, t->cfg->iterations, 0, err);
+  t->copy = 0;
+  t->second = 0;
+  if (rc != 0) return rc;
+  memcpy(t->copy2, net->params, np * sizeof *t->copy2);
+  float worst = -INFINITY;
+  for (int i = 0; i < n; i++) {
+    /* In double, rounded once: alpha 0 and 1 give w1 and w2 exactly. */
+    const double alpha = (double)i / (double)(n - 1);
+    for (size_t j = 0; j < np; j++)
+      net->params[j] =
+          (float)((1.0 - alpha) * (double)w1[j] + alpha * (double)t->copy2[j]) * mask[j];
+    rc = tf_net_plan(net, t->cfg->sparse_below, err);
+    if (rc < 0) return rc;
+    float loss = NAN, acc = NAN;
+    rc = evaluate(t, &t->data->test, t->test_idx, t->data->test.n, &loss, &acc);
+    if (rc != 0) return rc;
+    t->path_errors[i] = 1.0f - acc;
+    if (t->path_errors[i] > worst) worst = t->path_errors[i];
+  }
+  *instability = worst - 0.5f * (t->path_errors[0] + t->path_errors[n - 1]);
+  return 0;
+}
+
+const float *tf__ticket_next_mask(ticket_t *t, int round, tf_err_t *err, int *rc) {
   const tf_config_t *cfg = t->cfg;
   *rc = 0;
   if (round == cfg->rounds) return NULL;
@@ -448,239 +439,3 @@ static const float *next_ticket_mask(ticket_t *t, int round, tf_err_t *err, int 
   return t->next_mask;
 }
 
-/* Whether member m reports round `round`. */
-static int member_runs(const tf_family_member_t *m, int round) {
-  return member_active(m) && m->start_round <= round;
-}
-
-/* A training error other than a divergence: the family's, as train_round set it. */
-static int pass_error(tf_err_t *err, const tf_err_t *from, int rc) {
-  if (err != NULL && rc < 0) *err = *from;
-  return rc;
-}
-
-/* Member m fails with the divergence in err; the others go on. */
-static void member_fail(tf_family_member_t *m, const tf_err_t *err) {
-  m->outcome = TF_EDIVERGED;
-  m->err = *err;
-}
-
-/* Training for member m begins (NULL: the trunk's, charged to the ticket member when it runs
- * `round`, else to the first member still running). */
-static void begin_training(const ticket_t *t, const tf_family_member_t *m, int round) {
-  for (int i = 0; m == NULL && i < t->n_members; i++)
-    if (t->members[i].cfg.control == TF_CONTROL_TICKET && member_runs(&t->members[i], round))
-      m = &t->members[i];
-  for (int i = 0; m == NULL && i < t->n_members; i++)
-    if (member_active(&t->members[i])) m = &t->members[i];
-  if (m != NULL && m->sink.training != NULL) m->sink.training(m->sink.ctx);
-}
-
-/* The family's first round: the lowest start of a member still to run; rounds + 1 if none. */
-static int family_first_round(const ticket_t *t) {
-  int first = t->cfg->rounds + 1;
-  for (int i = 0; i < t->n_members; i++)
-    if (member_active(&t->members[i]) && t->members[i].start_round < first)
-      first = t->members[i].start_round;
-  return first;
-}
-
-/* Round 0, the dense network every member shares: trained once with its curve, reported to
- * every member that starts there. A divergence fails them all. */
-static int family_round0(ticket_t *t, tf_err_t *err) {
-  tf_net_t *net = &t->net;
-  const size_t np = net->n_params;
-  double t0 = tf__clock_now();
-  clear_evals(t);
-  begin_training(t, NULL, 0);
-  tf_err_t diverged = {0};
-  int rc = train_round(t, 0, 0, t->cfg->iterations, 1, &diverged);
-  if (rc == TF_EDIVERGED) {
-    for (int i = 0; i < t->n_members; i++)
-      if (member_active(&t->members[i])) member_fail(&t->members[i], &diverged);
-    return 0;
-  }
-  if (rc != 0) return pass_error(err, &diverged, rc);
-  memcpy(t->ticket_final, net->params, np * sizeof *net->params);
-  memcpy(t->ticket_mask, net->mask, np * sizeof *net->mask);
-  const float *next = next_ticket_mask(t, 0, err, &rc);
-  if (rc < 0) return rc;
-  const double wall = tf__clock_now() - t0;
-  for (int i = 0; i < t->n_members; i++) {
-    if (!member_runs(&t->members[i], 0)) continue;
-    rc = report_round(t, &t->members[i], 0, net->mask, net->params, next, wall);
-    if (rc != 0) return rc;
-  }
-  if (next != NULL) memcpy(t->ticket_mask, next, np * sizeof *t->ticket_mask);
-  return 0;
-}
-
-/* Round `round` >= 1 of the trunk: the ticket trains on its mask from theta_k (with its curve when
- * a ticket member reports the round), its next mask is pruned, and the ticket member gets the
- * round. Needed before the last round by every branch (for the next mask), in the last round
- * only by a ticket member. A divergence fails the ticket member, and before the last round every
- * member (their next masks are lost). Sets *ticket_wall. */
-static int trunk_round(ticket_t *t, int round, const float **next, double *ticket_wall,
-                       tf_err_t *err) {
-  tf_net_t *net = &t->net;
-  const size_t np = net->n_params;
-  tf_family_member_t *ticket = NULL;
-  for (int i = 0; i < t->n_members; i++)
-    if (t->members[i].cfg.control == TF_CONTROL_TICKET && member_runs(&t->members[i], round))
-      ticket = &t->members[i];
-  *next = NULL;
-  *ticket_wall = 0.0;
-  if (round == t->cfg->rounds && ticket == NULL) return 0;
-  double t0 = tf__clock_now();
-  int rc = tf_ticket_control(t->cfg, net, t->theta_k, t->ticket_mask, round, net->params,
-                             net->mask, err);
-  if (rc < 0) return rc;
-  clear_evals(t);
-  begin_training(t, ticket, round);
-  tf_err_t diverged = {0};
-  rc = train_round(t, round, t->cfg->rewind, t->cfg->iterations, ticket != NULL, &diverged);
-  if (rc == TF_EDIVERGED) {
-    for (int i = 0; i < t->n_members; i++)
-      if (member_active(&t->members[i]) &&
-          (round < t->cfg->rounds || &t->members[i] == ticket))
-        member_fail(&t->members[i], &diverged);
-    return 0;
-  }
-  if (rc != 0) return pass_error(err, &diverged, rc);
-  memcpy(t->ticket_final, net->params, np * sizeof *net->params);
-  *next = next_ticket_mask(t, round, err, &rc);
-  if (rc < 0) return rc;
-  *ticket_wall = tf__clock_now() - t0;
-  if (ticket == NULL) return 0;
-  return report_round(t, ticket, round, t->ticket_mask, t->ticket_final, *next, *ticket_wall);
-}
-
-/* Round `round` >= 1 of branch m (a control): its start from theta_k and the ticket's mask,
- * trained with its curve and reported with the ticket's next mask. A divergence fails m only. */
-static int branch_round(ticket_t *t, tf_family_member_t *m, int round, const float *next,
-                        tf_err_t *err) {
-  tf_net_t *net = &t->net;
-  double t0 = tf__clock_now();
-  int rc = tf_ticket_control(&m->cfg, net, t->theta_k, t->ticket_mask, round, net->params,
-                             net->mask, err);
-  if (rc < 0) return rc;
-  clear_evals(t);
-  begin_training(t, m, round);
-  tf_err_t diverged = {0};
-  rc = train_round(t, round, t->cfg->rewind, t->cfg->iterations, 1, &diverged);
-  if (rc == TF_EDIVERGED) {
-    member_fail(m, &diverged);
-    return 0;
-  }
-  if (rc != 0) return pass_error(err, &diverged, rc);
-  return report_round(t, m, round, net->mask, net->params, next, tf__clock_now() - t0);
-}
-
-static int family_rounds(ticket_t *t, const uint8_t *mask_bits, tf_err_t *err) {
-  const tf_config_t *cfg = t->cfg;
-  tf_net_t *net = &t->net;
-  const size_t np = net->n_params;
-  const int first = family_first_round(t);
-  if (first > cfg->rounds) return 0;
-
-  int rc = draw_init(cfg, net, t->theta0, TF_STREAM_INIT, 0, 0, err);
-  if (rc < 0) return rc;
-  rc = snapshot(t, TF_SNAPSHOT_INIT, t->theta0);
-  if (rc != 0) return rc;
-  memcpy(net->params, t->theta0, np * sizeof *net->params);
-  for (size_t i = 0; i < np; i++) net->mask[i] = 1.0f;
-
-  if (first == 0) {
-    rc = family_round0(t, err);
-    if (rc != 0) return rc;
-  } else {
-    /* Resuming: theta_k is round 0's state at iteration k, recomputed bit for bit. */
-    begin_training(t, NULL, 0);
-    tf_err_t diverged = {0};
-    rc = train_round(t, 0, 0, cfg->rewind, 0, &diverged);
-    if (rc == TF_EDIVERGED) {
-      for (int i = 0; i < t->n_members; i++)
-        if (member_active(&t->members[i])) member_fail(&t->members[i], &diverged);
-      return 0;
-    }
-    if (rc != 0) return pass_error(err, &diverged, rc);
-    tf_prune_unpack(net, mask_bits, t->ticket_mask);
-  }
-
-  for (int round = first > 1 ? first : 1; round <= cfg->rounds; round++) {
-    if (family_first_round(t) > cfg->rounds) break; /* every member failed */
-    const float *next = NULL;
-    double ticket_wall = 0.0;
-    rc = trunk_round(t, round, &next, &ticket_wall, err);
-    if (rc != 0) return rc;
-    for (int i = 0; i < t->n_members; i++) {
-      tf_family_member_t *m = &t->members[i];
-      if (m->cfg.control == TF_CONTROL_TICKET || !member_runs(m, round)) continue;
-      rc = branch_round(t, m, round, next, err);
-      if (rc != 0) return rc;
-    }
-    if (next != NULL) memcpy(t->ticket_mask, next, np * sizeof *t->ticket_mask);
-  }
-  return 0;
-}
-
-/* TF_EINPUT unless every member is the same task apart from the branch keys, with a start
- * round in 0 .. rounds + 1 and the mask its first round needs. */
-static int family_check(const tf_family_member_t *members, int n, const uint8_t *mask_bits,
-                        tf_config_t *trunk, tf_err_t *err) {
-  if (n < 1) return tf_err_set(err, TF_EINPUT, "a family needs a member");
-  *trunk = members[0].cfg;
-  trunk->control = TF_CONTROL_TICKET;
-  trunk->control_seed = 0;
-  int first = trunk->rounds + 1;
-  for (int i = 0; i < n; i++) {
-    tf_config_t as_trunk = members[i].cfg;
-    as_trunk.control = TF_CONTROL_TICKET;
-    as_trunk.control_seed = 0;
-    char why[256] = "";
-    if (tf_config_diff(trunk, &as_trunk, why, sizeof why))
-      return tf_err_set(err, TF_EINPUT, "family member %d differs from member 0 beyond the "
-                        "branch keys (%s)", i, why);
-    const int start = members[i].start_round;
-    if (start < 0 || start > trunk->rounds + 1)
-      return tf_err_set(err, TF_EINPUT, "cannot start a task of %d rounds at round %d",
-                        trunk->rounds + 1, start);
-    if (start < first) first = start;
-  }
-  if (first > 0 && first <= trunk->rounds && mask_bits == NULL)
-    return tf_err_set(err, TF_EINPUT, "cannot start a family at round %d without its mask", first);
-  return 0;
-}
-
-int tf_ticket_run_family(tf_family_member_t *members, int n, const tf_dataset_t *data,
-                         const uint8_t *mask_bits, tf_err_t *err) {
-  tf_config_t trunk;
-  int rc = family_check(members, n, mask_bits, &trunk, err);
-  if (rc < 0) return rc;
-  ticket_t t = {.cfg = &trunk, .data = data, .members = members, .n_members = n};
-  for (int i = 0; i < n; i++) {
-    members[i].outcome = 0;
-    members[i].err = (tf_err_t){0};
-    if (t.poller == NULL && members[i].sink.poll != NULL) t.poller = &members[i].sink;
-  }
-  rc = ticket_setup(&t, err);
-  if (rc == 0) rc = family_rounds(&t, mask_bits, err);
-  if (rc > 0) rc = tf_err_set(err, TF_EINTERRUPTED, "task interrupted");
-  ticket_free(&t);
-  return rc;
-}
-
-int tf_ticket_run(const tf_config_t *cfg, const tf_dataset_t *data, const tf_ticket_start_t *start,
-                  const tf_ticket_sink_t *sink, tf_err_t *err) {
-  tf_family_member_t one = {.cfg = *cfg, .start_round = start != NULL ? start->round : 0};
-  if (sink != NULL) one.sink = *sink;
-  if (one.start_round > cfg->rounds)
-    return tf_err_set(err, TF_EINPUT, "cannot start a task of %d rounds at round %d",
-                      cfg->rounds + 1, one.start_round);
-  int rc = tf_ticket_run_family(&one, 1, data, start != NULL ? start->mask_bits : NULL, err);
-  if (rc == 0 && one.outcome != 0) {
-    if (err != NULL) *err = one.err;
-    rc = one.outcome;
-  }
-  return rc;
-}

@@ -74,10 +74,14 @@ double tf_ticket_round_cost(const tf_config_t *cfg, int round) {
       cfg->test_eval == TF_TEST_EVAL_AT_BEST ? evals_per_round / 5.0 + 1.0 : evals_per_round;
   const double eval0 =
       (evals_per_round * (double)cfg->validation + test_evals * (double)shape.n_test) * w;
-  if (round == 0) return train0 + eval0;
-  const double share = sparse_share(cfg, round);
   const double later = (double)(cfg->iterations - cfg->rewind) / (double)cfg->iterations;
-  return later * share * (train0 + eval0);
+  const double share = round == 0 ? 1.0 : sparse_share(cfg, round);
+  /* The instability analysis: a second copy from the rewind point, and the path's test sets. */
+  const double path = cfg->instability > 0
+                          ? share * (later * train0 + cfg->instability * (double)shape.n_test * w)
+                          : 0.0;
+  if (round == 0) return train0 + eval0 + path;
+  return later * share * (train0 + eval0) + path;
 }
 
 double tf_ticket_replay_cost(const tf_config_t *cfg, int round) {
@@ -93,8 +97,9 @@ double tf_ticket_replay_cost(const tf_config_t *cfg, int round) {
 double tf_ticket_cost(const tf_config_t *cfg) {
   double cost = 0.0;
   for (int r = 0; r <= cfg->rounds; r++) cost += tf_ticket_round_cost(cfg, r);
-  /* Alone, a control also trains the ticket (without evaluation) for the next round's mask. */
-  if (cfg->control != TF_CONTROL_TICKET)
+  /* Alone, a control or a transfer also trains the ticket (without evaluation) for the next
+   * round's mask. */
+  if (cfg->control != TF_CONTROL_TICKET || tf_config_transfer(cfg))
     for (int r = 1; r < cfg->rounds; r++) cost += tf_ticket_replay_cost(cfg, r);
   return cost;
 }
@@ -145,6 +150,10 @@ int tf_ticket_memory(const tf_config_t *cfg, double *bytes, tf_err_t *err) {
   /* Sparse layers (below train.sparse_below): 20 bytes an entry besides the dense slab. */
   if (cfg->sparse_below > 0) m += 20.0 * (cfg->sparse_below < 1 ? cfg->sparse_below : 1.0) * nw;
   m += np * f;                               /* the results file's row of parameters */
+  /* The instability analysis: the round's start, the second copy and the first kept aside. */
+  if (cfg->instability > 0) m += 3.0 * np * f + (double)cfg->instability * f;
+  /* A transfer trains on a net of its own beside the source's: about as much again. */
+  if (tf_config_transfer(cfg)) m *= 2.0;
   *bytes = m;
   return 0;
 }

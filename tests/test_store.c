@@ -475,7 +475,7 @@ static void test_store_attaches_named_scales_to_every_axis(void) {
   free(round);
 
   const char *groups[] = {"results", "runtime"};
-  const int want_scales[] = {6, 4}, want_datasets[] = {19 + 2, 12};
+  const int want_scales[] = {6, 4}, want_datasets[] = {19 + 2 + 2, 12};
   for (int g = 0; g < 2; g++) {
     hid_t grp = H5Gopen2(f, groups[g], H5P_DEFAULT);
     scan_t scan = {0, 0};

@@ -309,7 +309,8 @@ static void test_sweep_key_table_documents_every_key_with_its_default(void) {
       "train.test_eval", "train.sparse_below", "init", "prune.rounds",
       "prune.rate", "prune.output_rate", "prune.conv_rate", "prune.scope",
       "prune.rewind", "prune.exclude", "prune.random", "control",
-      "seed", "control_seed", "record.weights", "grid"};
+      "seed", "control_seed", "transfer.dataset", "transfer.optimizer",
+      "transfer.lr", "analysis.instability", "record.weights", "grid"};
   ASSERT_INT_EQ(n, sizeof order / sizeof order[0]);
   tf_config_t def;
   tf_config_default(&def);
@@ -661,6 +662,10 @@ static void test_sweep_diff_names_every_key_set_away_from_its_default(void) {
       {"control", "reinit", "control"},
       {"seed", "7", "seed"},
       {"control_seed", "2", "control_seed"},
+      {"transfer.dataset", "fashion-mnist", "transfer.dataset"},
+      {"transfer.optimizer", "sgd", "transfer.optimizer"},
+      {"transfer.lr", "0.1", "transfer.lr"},
+      {"analysis.instability", "30", "analysis.instability"},
       {"record.weights", "[final]", "record.weights"},
       /* A grid makes more tasks: the difference is their number. */
       {"grid", "{train.lr: [0.1, 0.2]}", "tasks in the file"},

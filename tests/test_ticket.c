@@ -10,6 +10,8 @@
 #include "ticketfarm/rng.h"
 #include "ticketfarm/ticket.h"
 
+#include "../src/ticket_internal.h"
+
 #define MAX_ROUNDS 8
 
 /* Everything a run hands to its sink, copied. */
@@ -22,6 +24,7 @@ typedef struct record {
   uint8_t *mask[MAX_ROUNDS];
   uint8_t *next_mask[MAX_ROUNDS];
   float *final[MAX_ROUNDS];
+  float *path[MAX_ROUNDS]; /* the instability analysis's path errors, NULL without */
 } record_t;
 
 static void *dup_mem(const void *p, size_t n) {
@@ -50,7 +53,10 @@ static int on_round(void *ctx, const tf_round_t *round) {
   r->round[k] = *round;
   r->evals[k] = dup_mem(round->evals, (size_t)round->n_evals * sizeof *round->evals);
   r->mask[k] = dup_mem(round->mask_bits, round->mask_bytes);
-  r->next_mask[k] = round->next_mask_bits ? dup_mem(round->next_mask_bits, round->mask_bytes) : NULL;
+  size_t next_bytes = round->next_mask_bytes > 0 ? round->next_mask_bytes : round->mask_bytes;
+  r->next_mask[k] = round->next_mask_bits ? dup_mem(round->next_mask_bits, next_bytes) : NULL;
+  r->path[k] = round->n_path > 0 ? dup_mem(round->path_errors, (size_t)round->n_path * sizeof(float))
+                                 : NULL;
   r->final[k] = dup_mem(round->final, round->n_params * sizeof *round->final);
   r->n_rounds++;
   return 0;
@@ -64,11 +70,15 @@ static void record_free(record_t *r) {
     free(r->mask[k]);
     free(r->next_mask[k]);
     free(r->final[k]);
+    free(r->path[k]);
   }
   memset(r, 0, sizeof *r);
 }
 
 static tf_dataset_t mnist;
+static tf_dataset_t fashion;
+/* The target run_family hands its transfer members. */
+static const tf_dataset_t *transfer_target = &fashion;
 
 static void run_from(const tf_config_t *cfg, const tf_ticket_start_t *start, record_t *r) {
   memset(r, 0, sizeof *r);
@@ -540,6 +550,7 @@ static void run_family(const tf_config_t *cfgs, const int *starts, int n, const 
     mem[i] = (tf_family_member_t){.cfg = cfgs[i], .start_round = recs[i].first_round,
                                   .sink = {.ctx = &recs[i], .snapshot = on_snapshot,
                                            .round_done = on_round}};
+    if (tf_config_transfer(&cfgs[i])) mem[i].target = transfer_target;
   }
   tf_err_t err = {0};
   int rc = tf_ticket_run_family(mem, n, &mnist, mask_bits, &err);
@@ -621,6 +632,249 @@ static void test_ticket_family_divergence_fails_its_members_not_the_call(void) {
   /* alone, the same task returns the divergence */
   ASSERT_INT_EQ(tf_ticket_run(&mem[1].cfg, &mnist, NULL, NULL, &err), TF_EDIVERGED);
   ASSERT(strstr(err.msg, "round 0, iteration") != NULL);
+}
+
+/* Nonzero entries of a parameter slab: at most the kept weights plus the biases. */
+static long nonzero(const float *p, size_t n) {
+  long count = 0;
+  for (size_t i = 0; i < n; i++) count += p[i] != 0.0f;
+  return count;
+}
+
+/* A transfer member's round r >= 1 trains the source ticket's round-r mask (with its control's
+ * weights) on the target: the same mask bits as the source's ticket, pruned weights zero, the
+ * target's data (its curves differ from the source's); round 0 is the dense network trained on
+ * the target from theta_0, the same bits as a task of the target dataset; transfer.optimizer and
+ * transfer.lr change the target's training only; a transfer member alone, or resumed, gets the
+ * rows it gets in its family. */
+static void test_ticket_transfer_trains_the_source_tickets_masks_on_the_target(void) {
+  enum { N = 5 };
+  tf_config_t cfgs[N];
+  for (int i = 0; i < N; i++) {
+    cfgs[i] = small_config();
+    cfgs[i].rewind = 30;
+  }
+  cfgs[1].control = TF_CONTROL_REINIT;
+  snprintf(cfgs[2].transfer, sizeof cfgs[2].transfer, "fashion-mnist");
+  cfgs[3] = cfgs[2];
+  cfgs[3].control = TF_CONTROL_REINIT;
+  cfgs[4] = cfgs[2];
+  cfgs[4].transfer_optimizer = 1 + TF_OPT_SGD;
+  cfgs[4].transfer_lr = 0.05;
+  record_t fam[N];
+  run_family(cfgs, NULL, N, NULL, fam);
+  const long biases = 64 + 32 + 10;
+  for (int k = 1; k <= cfgs[0].rounds; k++) {
+    for (int i = 2; i < N; i++) {
+      ASSERT(memcmp(fam[i].mask[k], fam[0].mask[k], fam[0].round[k].mask_bytes) == 0);
+      ASSERT_INT_EQ(fam[i].round[k].density == fam[0].round[k].density, 1);
+      if (k < cfgs[0].rounds)
+        ASSERT(memcmp(fam[i].next_mask[k], fam[0].next_mask[k], fam[0].round[k].mask_bytes) == 0);
+      long kept = 0;
+      for (int l = 0; l < fam[i].round[k].n_layers; l++) kept += fam[i].round[k].remaining[l];
+      ASSERT(nonzero(fam[i].final[k], fam[i].n_params) <= kept + biases);
+      /* trained and evaluated on Fashion-MNIST, not MNIST */
+      ASSERT(fam[i].evals[k][2].test_acc != fam[0].evals[k][2].test_acc);
+    }
+    /* the ticket and the reinit transferred start differently on one mask */
+    ASSERT(memcmp(fam[2].final[k], fam[3].final[k], fam[2].n_params * sizeof(float)) != 0);
+  }
+  /* round 0: the dense network on the target, as a Fashion-MNIST task's round 0 */
+  tf_config_t target = small_config();
+  target.rewind = 30;
+  snprintf(target.dataset, sizeof target.dataset, "fashion-mnist");
+  tf_config_t target_sgd = target;
+  target_sgd.optimizer = TF_OPT_SGD;
+  target_sgd.lr = 0.05;
+  const tf_config_t *plain[2] = {&target, &target_sgd};
+  const int member[2] = {2, 4};
+  for (int v = 0; v < 2; v++) {
+    record_t alone;
+    memset(&alone, 0, sizeof alone);
+    tf_ticket_sink_t sink = {.ctx = &alone, .snapshot = on_snapshot, .round_done = on_round};
+    tf_err_t err = {0};
+    ASSERT_INT_EQ(tf_ticket_run(plain[v], &fashion, NULL, &sink, &err), 0);
+    const record_t *t = &fam[member[v]];
+    ASSERT_INT_EQ(t->round[0].density == 1.0, 1);
+    ASSERT(memcmp(t->final[0], alone.final[0], alone.n_params * sizeof(float)) == 0);
+    for (int j = 0; j < 3; j++) {
+      const tf_eval_t *x = &t->evals[0][j], *y = &alone.evals[0][j];
+      float fx[5] = {x->train_loss, x->val_loss, x->val_acc, x->test_loss, x->test_acc};
+      float fy[5] = {y->train_loss, y->val_loss, y->val_acc, y->test_loss, y->test_acc};
+      ASSERT(memcmp(fx, fy, sizeof fx) == 0);
+    }
+    ASSERT(memcmp(t->init, alone.init, alone.n_params * sizeof(float)) == 0);
+    record_free(&alone);
+  }
+  /* the optimiser and rate of the transfer change its rounds, not its masks */
+  ASSERT(memcmp(fam[4].final[2], fam[2].final[2], fam[2].n_params * sizeof(float)) != 0);
+  /* alone (a family of one: the trunk replays the ticket) and resumed at round 2 */
+  record_t one;
+  run_family(&cfgs[3], NULL, 1, NULL, &one);
+  for (int k = 0; k <= cfgs[3].rounds; k++) check_same_round(&fam[3], &one, k);
+  record_free(&one);
+  const int start = 2;
+  run_family(&cfgs[3], &start, 1, fam[0].next_mask[1], &one);
+  for (int k = start; k <= cfgs[3].rounds; k++) check_same_round(&fam[3], &one, k);
+  record_free(&one);
+  /* a transfer without its dataset is refused */
+  tf_family_member_t bad = {.cfg = cfgs[2]};
+  tf_err_t err = {0};
+  ASSERT_INT_EQ(tf_ticket_run_family(&bad, 1, &mnist, NULL, &err), TF_EINPUT);
+  ASSERT_STR_CONTAINS(err.msg, "fashion-mnist");
+  for (int i = 0; i < N; i++) record_free(&fam[i]);
+}
+
+/* A target of another class count (a five-class fixture: Fashion-MNIST's labels mod 5) gets an
+ * output layer of its own: drawn from the initialiser on TF_STREAM_TRANSFER (seed, 0, layer),
+ * biases zero, unpruned in every round; every other layer starts from the source's weights on
+ * the source ticket's mask, and the next masks handed out stay the source's. */
+static void test_ticket_transfer_redraws_an_output_layer_of_another_class_count(void) {
+  tf_dataset_t five = fashion;
+  five.owned = NULL;
+  five.classes = 5;
+  uint8_t *train_labels = malloc((size_t)fashion.train.n), *test_labels = malloc((size_t)fashion.test.n);
+  ASSERT(train_labels != NULL && test_labels != NULL);
+  for (int32_t i = 0; i < fashion.train.n; i++) train_labels[i] = fashion.train.labels[i] % 5;
+  for (int32_t i = 0; i < fashion.test.n; i++) test_labels[i] = fashion.test.labels[i] % 5;
+  five.train.labels = train_labels;
+  five.test.labels = test_labels;
+  transfer_target = &five;
+  tf_config_t cfgs[2] = {small_config(), small_config()};
+  snprintf(cfgs[1].transfer, sizeof cfgs[1].transfer, "fashion-mnist");
+  record_t fam[2];
+  run_family(cfgs, NULL, 2, NULL, fam);
+  transfer_target = &fashion;
+  const size_t head = 784 * 64 + 64 + 64 * 32 + 32; /* the layers before the output */
+  ASSERT_INT_EQ(fam[0].n_params, head + 10 * 32 + 10);
+  ASSERT_INT_EQ(fam[1].n_params, head + 5 * 32 + 5);
+  ASSERT(memcmp(fam[1].init, fam[0].init, head * sizeof(float)) == 0);
+  ASSERT(memcmp(fam[1].rewind, fam[0].rewind, head * sizeof(float)) == 0);
+  float drawn[5 * 32];
+  tf_rng_t rng;
+  tf_rng_seed(&rng, cfgs[1].seed, TF_STREAM_TRANSFER, 0, 2);
+  tf_err_t err = {0};
+  ASSERT_INT_EQ(tf_init_fill_kernel(drawn, 5, 32, 5, 32, &cfgs[1].init, &rng, &err), 0);
+  ASSERT(memcmp(fam[1].init + head, drawn, sizeof drawn) == 0);
+  for (int j = 0; j < 5; j++) ASSERT(fam[1].init[head + 5 * 32 + (size_t)j] == 0.0f);
+  for (int k = 0; k <= cfgs[0].rounds; k++) {
+    const tf_round_t *s = &fam[0].round[k], *t = &fam[1].round[k];
+    ASSERT_INT_EQ(t->n_layers, 3);
+    ASSERT_INT_EQ(t->remaining[0], s->remaining[0]);
+    ASSERT_INT_EQ(t->remaining[1], s->remaining[1]);
+    ASSERT_INT_EQ(t->total[2], 5 * 32);
+    ASSERT_INT_EQ(t->remaining[2], 5 * 32);
+    if (k < cfgs[0].rounds) {
+      ASSERT_INT_EQ(t->next_mask_bytes, s->mask_bytes);
+      ASSERT(memcmp(fam[1].next_mask[k], fam[0].next_mask[k], s->mask_bytes) == 0);
+    }
+  }
+  /* five classes are learnt: better than the 20% of a guess */
+  ASSERT(fam[1].evals[0][2].test_acc > 0.4f);
+  for (int i = 0; i < 2; i++) record_free(&fam[i]);
+  free(train_labels);
+  free(test_labels);
+}
+
+/* The linear path of the instability analysis (Frankle et al. 2020): alpha = 0 is the first
+ * copy's own test error and alpha = 1 the second copy's (trained on its own order), two copies
+ * of one order are one network (instability exactly 0), and pruned weights stay zero on the
+ * whole path, evaluated on sparse kernels. */
+static void test_ticket_instability_path_ends_are_the_copies_own_errors(void) {
+  tf_config_t cfg = small_config();
+  enum { POINTS = 5 };
+  for (int masked = 0; masked < 2; masked++) {
+    ticket_t t = {.cfg = &cfg, .data = &mnist};
+    tf_err_t err = {0};
+    ASSERT_INT_EQ(tf__ticket_setup(&t, 0, POINTS, &err), 0);
+    const size_t np = t.net.n_params;
+    ASSERT_INT_EQ(tf__ticket_draw_init(&cfg, &t.net, t.theta0, TF_STREAM_INIT, 0, 0, &err), 0);
+    float *mask = malloc(np * sizeof *mask), *w1 = malloc(np * sizeof *w1);
+    ASSERT(mask != NULL && w1 != NULL);
+    /* unmasked, or every other weight of the first layer pruned (sparse under 0.6) */
+    for (size_t i = 0; i < np; i++) mask[i] = masked && i < 784 * 64 && i % 2 ? 0.0f : 1.0f;
+    const int round = masked ? 1 : 0;
+    for (size_t i = 0; i < np; i++) t.net.params[i] = t.theta0[i] * mask[i];
+    memcpy(t.net.mask, mask, np * sizeof *mask);
+    tf__ticket_clear_evals(&t);
+    ASSERT_INT_EQ(tf__ticket_train_round(&t, round, 0, cfg.iterations, 1, &err), 0);
+    memcpy(w1, t.net.params, np * sizeof *w1);
+    const float e1 = 1.0f - t.evals[2].test_acc;
+    float inst = -1.0f;
+    ASSERT_INT_EQ(tf__ticket_path(&t, round, w1, t.theta0, mask, POINTS, 0, &inst, &err), 0);
+    ASSERT(inst == 0.0f);
+    for (int i = 0; i < POINTS; i++) ASSERT(t.path_errors[i] == e1);
+    ASSERT_INT_EQ(tf__ticket_path(&t, round, w1, t.theta0, mask, POINTS, 1, &inst, &err), 0);
+    for (size_t i = 0; i < np; i++)
+      if (mask[i] == 0.0f) ASSERT(t.net.params[i] == 0.0f);
+    ASSERT(memcmp(t.copy2, w1, np * sizeof *w1) != 0);
+    float path[POINTS], worst = 0.0f;
+    memcpy(path, t.path_errors, sizeof path);
+    for (int i = 0; i < POINTS; i++) worst = path[i] > worst ? path[i] : worst;
+    ASSERT(path[0] == e1);
+    ASSERT(inst == worst - 0.5f * (path[0] + path[POINTS - 1]));
+    ASSERT(inst >= 0.0f);
+    /* the second copy on its own, with its curve: its test error is the path's last point */
+    for (size_t i = 0; i < np; i++) t.net.params[i] = t.theta0[i] * mask[i];
+    memcpy(t.net.mask, mask, np * sizeof *mask);
+    t.copy = 1;
+    t.second = 1;
+    tf__ticket_clear_evals(&t);
+    ASSERT_INT_EQ(tf__ticket_train_round(&t, round, 0, cfg.iterations, 1, &err), 0);
+    ASSERT(1.0f - t.evals[2].test_acc == path[POINTS - 1]);
+    ASSERT(memcmp(t.net.params, t.copy2, np * sizeof *w1) == 0);
+    fprintf(stderr, "      %s: path errors %.4f %.4f %.4f %.4f %.4f, instability %.4f\n",
+            masked ? "half the first layer pruned" : "dense", path[0], path[1], path[2], path[3],
+            path[4], inst);
+    free(mask);
+    free(w1);
+    tf__ticket_free(&t);
+  }
+}
+
+/* In a run, every round of a member with analysis.instability has its path: alpha = 0 is the
+ * round's own final test error, the instability is the path's largest error minus the mean of
+ * its ends; the analysis changes none of the member's other rows, a member alone gets the same
+ * path as in its family, and members without it report none (NaN). */
+static void test_ticket_instability_in_a_family_leaves_the_rounds_and_matches_alone(void) {
+  enum { N = 4, POINTS = 4 };
+  tf_config_t cfgs[N];
+  for (int i = 0; i < N; i++) cfgs[i] = small_config();
+  cfgs[0].instability = POINTS;
+  cfgs[1].instability = POINTS;
+  cfgs[1].control = TF_CONTROL_REINIT;
+  cfgs[3].control = TF_CONTROL_REINIT;
+  record_t fam[N];
+  run_family(cfgs, NULL, N, NULL, fam);
+  for (int k = 0; k <= cfgs[0].rounds; k++) {
+    for (int i = 0; i < 2; i++) {
+      const tf_round_t *r = &fam[i].round[k];
+      ASSERT_INT_EQ(r->n_path, POINTS);
+      ASSERT(fam[i].path[k][0] == 1.0f - fam[i].evals[k][r->n_evals - 1].test_acc);
+      float worst = 0.0f;
+      for (int j = 0; j < POINTS; j++) worst = fam[i].path[k][j] > worst ? fam[i].path[k][j] : worst;
+      ASSERT(r->instability == worst - 0.5f * (fam[i].path[k][0] + fam[i].path[k][POINTS - 1]));
+      check_same_round(&fam[i], &fam[i + 2], k);
+      ASSERT_INT_EQ(fam[i + 2].round[k].n_path, 0);
+      ASSERT(isnan(fam[i + 2].round[k].instability));
+    }
+  }
+  /* round 0 is one network for both: one path */
+  ASSERT(memcmp(fam[0].path[0], fam[1].path[0], POINTS * sizeof(float)) == 0);
+  for (int i = 0; i < 2; i++) {
+    record_t one;
+    run_family(&cfgs[i], NULL, 1, NULL, &one);
+    for (int k = 0; k <= cfgs[i].rounds; k++) {
+      check_same_round(&fam[i], &one, k);
+      ASSERT(memcmp(fam[i].path[k], one.path[k], POINTS * sizeof(float)) == 0);
+      ASSERT(memcmp(&fam[i].round[k].instability, &one.round[k].instability, sizeof(float)) == 0);
+    }
+    record_free(&one);
+  }
+  fprintf(stderr, "      ticket instability by round: %.4f %.4f %.4f %.4f\n",
+          fam[0].round[0].instability, fam[0].round[1].instability, fam[0].round[2].instability,
+          fam[0].round[3].instability);
+  for (int i = 0; i < N; i++) record_free(&fam[i]);
 }
 
 /* The sparse path against the dense masked reference over a whole task: LeNet-300-100 pruned
@@ -938,6 +1192,11 @@ int main(void) {
     fprintf(stderr, "MNIST: %s\n", err.msg);
     return 1;
   }
+  tf_test_need_dataset("fashion-mnist");
+  if (tf_data_load(&fashion, tf_data_root(), "fashion-mnist", &err) < 0) {
+    fprintf(stderr, "Fashion-MNIST: %s\n", err.msg);
+    return 1;
+  }
   RUN(test_ticket_control_params_follow_their_definitions);
   RUN(test_ticket_shape_counts_lenet_layers_parameters_mask_bytes_and_evals);
   RUN(test_ticket_layerwise_rounds_keep_exact_counts);
@@ -958,8 +1217,13 @@ int main(void) {
   RUN(test_ticket_resumed_rounds_equal_uninterrupted_ones);
   RUN(test_ticket_family_members_equal_their_tasks_run_alone);
   RUN(test_ticket_family_divergence_fails_its_members_not_the_call);
+  RUN(test_ticket_transfer_trains_the_source_tickets_masks_on_the_target);
+  RUN(test_ticket_transfer_redraws_an_output_layer_of_another_class_count);
+  RUN(test_ticket_instability_path_ends_are_the_copies_own_errors);
+  RUN(test_ticket_instability_in_a_family_leaves_the_rounds_and_matches_alone);
   RUN(test_ticket_sparse_rounds_track_dense_ones);
   RUN(test_ticket_dense_lenet_reaches_96_percent_after_1000_iterations);
   tf_data_free(&mnist);
+  tf_data_free(&fashion);
   return 0;
 }

@@ -140,6 +140,11 @@ typedef struct tf_config {
   tf_control_t control;          /* control */
   uint64_t seed;                 /* seed */
   uint64_t control_seed;         /* control_seed: mixed into the control draws only */
+  char transfer[32];             /* transfer.dataset: "none" or the target dataset's name */
+  int transfer_optimizer;        /* transfer.optimizer: 0 = train.optimizer's, else the
+                                  * tf_optimizer_kind_t + 1 the target trains with */
+  double transfer_lr;            /* transfer.lr: 0 = train.lr, else the target's rate */
+  int instability;               /* analysis.instability: points on the linear path, 0 = off */
   unsigned record_weights;       /* record.weights: TF_RECORD_* bits */
 } tf_config_t;
 
@@ -170,6 +175,18 @@ const char *tf_config_test_eval_name(tf_test_eval_t when);
 const char *tf_config_normalize_name(tf_normalize_t normalize);
 const char *tf_config_order_name(tf_data_order_t order);
 const char *tf_config_random_name(tf_prune_random_t random);
+
+/* Whether the task is a transfer (a transfer.dataset, optimizer or rate set): its rounds train
+ * the source ticket of each round on the target. */
+int tf_config_transfer(const tf_config_t *cfg);
+
+/* The dataset the task's rounds train and are evaluated on: transfer.dataset when set, else
+ * data.dataset. */
+const char *tf_config_target(const tf_config_t *cfg);
+
+/* The configuration a transfer task's target trains under: data.dataset the target, the
+ * optimiser and rate transfer's; cfg itself when it is no transfer. */
+void tf_config_target_config(const tf_config_t *cfg, tf_config_t *target);
 
 /* Whether prune.exclude leaves weight layer l of n_layers unpruned. */
 int tf_config_excluded(const tf_config_t *cfg, int l, int n_layers);

@@ -1,4 +1,5 @@
-/* Families: the tasks of a sweep that differ only in the branch keys (control, control_seed).
+/* Families: the tasks of a sweep that differ only in the branch keys (control,
+ * control_seed, transfer.dataset, transfer.optimizer, transfer.lr, analysis.instability).
  * They share one trunk, the ticket's rounds, which the farm trains once for all of them
  * (tf_ticket_run_family); shards keep them whole. */
 #ifndef TICKETFARM_FAMILY_H
@@ -12,7 +13,8 @@
  * the trunk again (the rows are the same). */
 #define TF_FAMILY_MAX 64
 
-/* Whether grid axis `key` is a branch key (`control`, `control_seed`): tasks that differ only
+/* Whether grid axis `key` is a branch key (`control`, `control_seed`, the `transfer.*`
+ * keys, `analysis.instability`): tasks that differ only
  * on such axes are one family. */
 int tf_family_axis(const char *key);
 

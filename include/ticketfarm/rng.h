@@ -9,11 +9,14 @@
 /* What a stream is for. Values are part of the results' definition: never renumber. */
 typedef enum {
   TF_STREAM_SPLIT = 1,  /* validation split: (seed) */
-  TF_STREAM_ORDER = 2,  /* training order: (seed, epoch, round under data.order per_round) */
+  TF_STREAM_ORDER = 2,  /* training order: (seed, epoch, round under data.order per_round);
+                         * an instability analysis's second copy: (seed, epoch, round; copy 1) */
   TF_STREAM_INIT = 3,   /* initial weights: (seed, layer) */
   TF_STREAM_REINIT = 4, /* reinit / sign_reinit / sparse_reinit draws: (seed, round, layer;
                          * control_seed) */
   TF_STREAM_MASK = 5,   /* random_mask positions: (seed, round, layer; control_seed) */
+  TF_STREAM_TRANSFER = 6, /* a transfer's output layer for another class count: (seed, 0,
+                           * layer) */
 } tf_stream_t;
 
 /* xoshiro256** state. */

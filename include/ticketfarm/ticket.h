@@ -16,8 +16,9 @@ struct tf_net;
 
 /* A task's shape: what its configuration and dataset imply for the arrays it produces. */
 typedef struct tf_ticket_shape {
-  int32_t n_train, n_test;            /* dataset images (n_train before the validation split) */
-  int32_t input_dim, classes;         /* dataset pixels per image and classes */
+  int32_t n_train, n_test;            /* dataset images (n_train before the validation split);
+                                       * a transfer's: the target's */
+  int32_t input_dim, classes;         /* dataset pixels per image and classes (the target's) */
   int n_rounds;                       /* prune.rounds + 1 */
   long eval_every;                    /* train.eval_every */
   int n_evals;                        /* iterations / eval_every + 1: the whole eval axis */
@@ -32,6 +33,9 @@ typedef struct tf_ticket_shape {
                                        * convolution */
   size_t n_params;                    /* weights and biases, the parameter slab */
   size_t mask_bytes;                  /* one bit per prunable weight, (n_weights + 7) / 8 */
+  size_t trunk_mask_bytes;            /* the same for the source's net, whose masks a resume
+                                       * starts from: mask_bytes unless a transfer target has
+                                       * another class count */
 } tf_ticket_shape_t;
 
 /* Rank-local: the shape of the task cfg describes. TF_EINPUT for an unknown dataset or a
@@ -44,8 +48,8 @@ int tf_ticket_shape(const tf_config_t *cfg, tf_ticket_shape_t *shape, tf_err_t *
  * that code (a negative TF_E* code). */
 typedef struct tf_ticket_sink {
   void *ctx;
-  /* theta_0 before round 0 trains, and theta_k when round 0 reaches the rewind iteration k
-   * (for k = 0 right after theta_0). */
+  /* theta_0 before round 0 trains, and theta_k once round 0 has trained (or, resuming, been
+   * retrained up to the rewind iteration k); a transfer member gets them on its target's net. */
   int (*snapshot)(void *ctx, tf_snapshot_t which, const float *params, size_t n_params);
   int (*round_done)(void *ctx, const tf_round_t *round);
   /* Called between training steps, every few milliseconds of work: a place to serve MPI
@@ -74,7 +78,9 @@ int tf_ticket_run(const tf_config_t *cfg, const struct tf_dataset *data,
 
 /* One member of a family: a task of the sweep, its sink and its outcome. */
 typedef struct tf_family_member {
-  tf_config_t cfg;       /* the task; apart from control and control_seed every member's is equal */
+  tf_config_t cfg;       /* the task; apart from the branch keys every member's is equal */
+  const struct tf_dataset *target; /* a transfer member's target (tf_config_target's dataset);
+                                    * NULL for the others */
   int start_round;       /* its first round to run: 0, or its finished rounds on a resume;
                           * cfg.rounds + 1: nothing left to run */
   tf_ticket_sink_t sink; /* where its results go */
@@ -82,18 +88,22 @@ typedef struct tf_family_member {
   tf_err_t err;          /* out: why it failed */
 } tf_family_member_t;
 
-/* Runs a family: tasks that differ only in the branch keys (control, control_seed) share one
- * trunk, the ticket's rounds. Round 0 (the dense network) trains once; then each round trains the
- * ticket once, with its curve when a ticket member reports the round and without it otherwise
- * (its mask and weights are the same either way), prunes the next round's mask from it, and
- * trains each other member on the ticket's mask as its control says. Every member's rows are
- * bit-identical to tf_ticket_run of its task alone. Each member starts at its own start_round;
- * mask_bits is the ticket's mask for the family's first round (the lowest start) when that is
- * above 0 (tf_round_t.next_mask_bits of the round before, from any member). A member whose
- * training diverges fails alone (outcome, err) and the others go on; a divergence of the trunk
- * before the last round, or of round 0, fails every member still running. Rank-local.
- * Returns 0 when every member ran to its end or failed; TF_EINPUT (members that are not one
- * family, a bad start); TF_ENOMEM; TF_EINTERRUPTED when poll asked to stop; or a sink's code. */
+/* Runs a family: tasks that differ only in the branch keys (control, control_seed, transfer.*,
+ * analysis.instability) share one trunk, the ticket's rounds on data. Round 0 (the dense network)
+ * trains once; then each round trains the ticket once, with its curve when a ticket member (no
+ * transfer) reports the round and without it otherwise (its mask and weights are the same
+ * either way), prunes the next round's mask from it, and trains each other member on the
+ * ticket's mask as its control says: on data, or for a transfer member on its target (round 0:
+ * the dense network from theta_0 on the target). A member with analysis.instability trains a
+ * second copy of each round and evaluates the linear path (tf_round_t.path_errors). Every
+ * member's rows are bit-identical to tf_ticket_run of its task alone. Each member starts at its
+ * own start_round; mask_bits is the ticket's mask for the family's first round (the lowest
+ * start) when that is above 0 (tf_round_t.next_mask_bits of the round before, from any member).
+ * A member whose training diverges fails alone (outcome, err) and the others go on; a divergence
+ * of the trunk before the last round, or of round 0, fails every member still running.
+ * Rank-local. Returns 0 when every member ran to its end or failed; TF_EINPUT (members that are
+ * not one family, a bad start, a transfer member without its target); TF_ENOMEM;
+ * TF_EINTERRUPTED when poll asked to stop; or a sink's code. */
 int tf_ticket_run_family(tf_family_member_t *members, int n, const struct tf_dataset *data,
                          const uint8_t *mask_bits, tf_err_t *err);
 
