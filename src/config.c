@@ -300,8 +300,9 @@ const char *tf_config_random_name(tf_prune_random_t random) {
 }
 
 int tf_config_transfer(const tf_config_t *cfg) {
-  return strcmp(cfg->transfer, "none") != 0 || cfg->transfer_optimizer != 0 ||
-         cfg->transfer_lr != 0.0;
+  /* transfer.dataset naming the source itself moves nothing: the task is the source's own. */
+  return (strcmp(cfg->transfer, "none") != 0 && strcmp(cfg->transfer, cfg->dataset) != 0) ||
+         cfg->transfer_optimizer != 0 || cfg->transfer_lr != 0.0;
 }
 
 const char *tf_config_target(const tf_config_t *cfg) {

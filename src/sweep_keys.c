@@ -141,8 +141,10 @@ const tf_sweep_key_t tf__sweep_key_docs[KEY_COUNT] = {
      "prune.rewind, with the target's own validation split, data order and test set; round 0 "
      "is the dense network trained on the target from theta_0, the reference a transferred "
      "ticket must match. An output layer whose class count differs from the source's is "
-     "drawn afresh from the initialiser and trains dense. A branch key: a ticket's transfers "
-     "share its trunk."},
+     "drawn afresh from the initialiser and trains dense. data.dataset itself (with the "
+     "trunk's optimizer and rate) is no transfer: the task's own rounds, so a grid of both "
+     "datasets on both keys holds each target's own tickets beside the transferred ones. A "
+     "branch key: a ticket's transfers share its trunk."},
     {"transfer.optimizer", "string", "same",
      "The optimiser a transfer trains with on the target: same (train.optimizer's), sgd, "
      "momentum or adam (train.momentum, beta1, beta2 and eps apply); not none alone: with "

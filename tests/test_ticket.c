@@ -648,12 +648,14 @@ static long nonzero(const float *p, size_t n) {
  * transfer.lr change the target's training only; a transfer member alone, or resumed, gets the
  * rows it gets in its family. */
 static void test_ticket_transfer_trains_the_source_tickets_masks_on_the_target(void) {
-  enum { N = 5 };
+  enum { N = 6 };
   tf_config_t cfgs[N];
   for (int i = 0; i < N; i++) {
     cfgs[i] = small_config();
     cfgs[i].rewind = 30;
   }
+  /* the source itself as the target: the ticket's own rounds */
+  snprintf(cfgs[5].transfer, sizeof cfgs[5].transfer, "mnist");
   cfgs[1].control = TF_CONTROL_REINIT;
   snprintf(cfgs[2].transfer, sizeof cfgs[2].transfer, "fashion-mnist");
   cfgs[3] = cfgs[2];
@@ -664,8 +666,9 @@ static void test_ticket_transfer_trains_the_source_tickets_masks_on_the_target(v
   record_t fam[N];
   run_family(cfgs, NULL, N, NULL, fam);
   const long biases = 64 + 32 + 10;
+  for (int k = 0; k <= cfgs[0].rounds; k++) check_same_round(&fam[0], &fam[5], k);
   for (int k = 1; k <= cfgs[0].rounds; k++) {
-    for (int i = 2; i < N; i++) {
+    for (int i = 2; i < 5; i++) {
       ASSERT(memcmp(fam[i].mask[k], fam[0].mask[k], fam[0].round[k].mask_bytes) == 0);
       ASSERT_INT_EQ(fam[i].round[k].density == fam[0].round[k].density, 1);
       if (k < cfgs[0].rounds)

@@ -176,8 +176,10 @@ const char *tf_config_normalize_name(tf_normalize_t normalize);
 const char *tf_config_order_name(tf_data_order_t order);
 const char *tf_config_random_name(tf_prune_random_t random);
 
-/* Whether the task is a transfer (a transfer.dataset, optimizer or rate set): its rounds train
- * the source ticket of each round on the target. */
+/* Whether the task is a transfer (a transfer.dataset other than data.dataset, or a
+ * transfer.optimizer or rate): its rounds train the source ticket of each round on the target.
+ * transfer.dataset equal to data.dataset alone is the task's own rounds, so a grid of both
+ * datasets on both axes holds each target's own tickets beside the transferred ones. */
 int tf_config_transfer(const tf_config_t *cfg);
 
 /* The dataset the task's rounds train and are evaluated on: transfer.dataset when set, else
