@@ -288,10 +288,21 @@ static int parse_plan_args(int argc, char **argv, const char **path, int *shards
 static int print_plan_tasks(const tf_sweep_t *sw, double *total, tf_err_t *err) {
   long n = tf_grid_tasks(sw);
   int axes = tf_grid_axes(sw);
-  printf("%6s", "task");
-  for (int a = 0; a < axes; a++) printf("  %-14s", tf_grid_axis_key(sw, a));
-  printf("  %6s  %10s  %10s  %12s\n", "rounds", "iterations", "weights", "work (GMAC)");
   const long shown = n <= 1000 ? n : 1000;
+  /* Each axis column as wide as its key and the values shown, at least 14. */
+  int width[64];
+  for (int a = 0; a < axes && a < 64; a++) {
+    width[a] = (int)strlen(tf_grid_axis_key(sw, a));
+    if (width[a] < 14) width[a] = 14;
+    for (long t = 0; t < shown; t++) {
+      char v[64];
+      tf_grid_value_text(sw, a, t, v, sizeof v);
+      if ((int)strlen(v) > width[a]) width[a] = (int)strlen(v);
+    }
+  }
+  printf("%6s", "task");
+  for (int a = 0; a < axes && a < 64; a++) printf("  %-*s", width[a], tf_grid_axis_key(sw, a));
+  printf("  %6s  %10s  %10s  %12s\n", "rounds", "iterations", "weights", "work (GMAC)");
   long floored = 0;
   *total = 0.0;
   for (long t = 0; t < n; t++) {
@@ -312,10 +323,10 @@ static int print_plan_tasks(const tf_sweep_t *sw, double *total, tf_err_t *err) 
     tf_ticket_shape_t shape = {0};
     tf_ticket_shape(&cfg, &shape, NULL);
     printf("%6ld", t);
-    for (int a = 0; a < axes; a++) {
+    for (int a = 0; a < axes && a < 64; a++) {
       char v[64];
       tf_grid_value_text(sw, a, t, v, sizeof v);
-      printf("  %-14s", v);
+      printf("  %-*s", width[a], v);
     }
     printf("  %6d  %10ld  %10zu  %12.1f\n", cfg.rounds + 1, cfg.iterations, shape.n_weights,
            cost / 1e9);
