@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The analysis path: xarray reads a results file with named dimensions; tools/ticketplot draws
-# readable figures and the expected ranking from it, also from a sweep killed mid-run, and refuses
-# files that are not ticketfarm results with exit 2.
+# readable figures and the expected ranking from it, also from a sweep killed mid-run, draws
+# transfer and instability figures and tables that agree with the file (and none without them),
+# and refuses files that are not ticketfarm results with exit 2.
 #   tests/test_ticketplot.sh path/to/ticketfarm
 set -euo pipefail
 TF=$(realpath "$1")
@@ -142,6 +143,98 @@ done
 [ -s "$T/partial/mnist-early_stop_iter.png" ] || grep -q "no early-stop figure" "$T/partial.txt" ||
   die "partial file: neither an early-stop figure nor the reason there is none"
 ok "a killed sweep's file: ticketplot uses $used of $total rounds and still draws"
+
+# A file without transfers or instability draws none of their figures.
+for f in "$T/plots/transfer"* "$T/plots/"*-instability.png "$T/plots/"*-path.png \
+  "$T/plots/instability.csv"; do
+  [ ! -e "$f" ] || die "a file without transfers or instability drew $f"
+done
+ok "a file without transfers or instability draws no transfer or instability figure"
+
+# Transfer and instability: tickets (and reinit) found on MNIST and on Fashion-MNIST, each
+# trained on both, every round with a 5-point linear path between two copies.
+if [ -d "$data/fashion-mnist" ]; then
+  cat >"$T/transfer.yaml" <<'YAML'
+name: plot-transfer
+data: {validation: 1000}
+model: {hidden: [64, 32]}
+train: {optimizer: adam, lr: 2.0e-3, batch: 50, iterations: 200, eval_every: 50}
+prune: {rounds: 2, rate: 0.5, output_rate: 0.25}
+analysis: {instability: 5}
+record: {weights: []}
+grid:
+  data.dataset: [mnist, fashion-mnist]
+  transfer.dataset: [mnist, fashion-mnist]
+  control: [ticket, reinit]
+  seed: [1, 2]
+YAML
+  mpirun -n 2 "$TF" run "$T/transfer.yaml" -o "$T/transfer.h5" -q 2>"$T/transfer.log" ||
+    die "transfer sweep failed: $(tail -3 "$T/transfer.log")"
+  "$PLOT" "$T/transfer.h5" -o "$T/tplots" >"$T/tplot.txt" 2>&1 ||
+    die "ticketplot on transfers: $(cat "$T/tplot.txt")"
+  $PY - "$T/transfer.h5" "$T/tplots" <<'PY' || die "transfer and instability outputs"
+import csv, os, struct, sys, h5py, numpy as np
+r = h5py.File(sys.argv[1], "r")["results"]
+out = sys.argv[2]
+def png(name, min_size=20000):
+    path = os.path.join(out, name)
+    head = open(path, "rb").read(24)
+    assert head[:8] == b"\x89PNG\r\n\x1a\n", (name, head[:8])
+    w, h = struct.unpack(">II", head[16:24])
+    assert w >= 800 and h >= 500 and os.path.getsize(path) > min_size, (name, w, h)
+data = ("mnist", "fashion-mnist")
+for d in data:
+    for name in (f"{d}-test_acc_es.png", f"transfer-{d}-test_acc_es.png",
+                 f"{d}-instability.png", f"{d}-path.png"):
+        png(name)
+s = lambda k: np.array([v.decode() for v in r[k][:]])
+src, tgt, ctl, seed = s("source"), s("target"), s("control"), r["seed"][:]
+acc, inst, dens = r["test_acc_es"][:], r["instability"][:], r["density"][:]
+own = src == tgt
+assert own.sum() == 8 and (~own).sum() == 8, (src, tgt)
+
+# transfer.csv: every (target, source, control, round) line, mean and std (ddof 1) over seeds.
+rows = list(csv.DictReader(open(os.path.join(out, "transfer.csv"))))
+assert len(rows) == 2 * 2 * 2 * 3, len(rows)
+for row in rows:
+    sel = (tgt == row["target"]) & (src == row["source"]) & (ctl == row["control"])
+    k = int(row["round"])
+    v = 100 * acc[sel, k].astype(float)
+    assert sel.sum() == 2 and row["seeds"] == "2" and row["init"] == "glorot_normal", row
+    assert abs(float(row["test_acc_es_mean_pct"]) - v.mean()) < 1e-3, (row, v)
+    assert abs(float(row["test_acc_es_std_pct"]) - v.std(ddof=1)) < 1e-3, (row, v)
+    assert abs(float(row["density_pct"]) - 100 * dens[sel, k].mean()) < 1e-3, row
+md = open(os.path.join(out, "transfer.md")).read()
+assert "| fashion-mnist | from mnist | 1 | 50.2 |" in md and "| mnist | from fashion-mnist |" in md, md
+
+# instability.csv: in percentage points, with the seeds' rounds at or above 2 pp.
+rows = list(csv.DictReader(open(os.path.join(out, "instability.csv"))))
+assert len(rows) == 2 * 2 * 2 * 3, len(rows)
+for row in rows:
+    sel = (tgt == row["dataset"]) & (src == row["source"]) & (ctl == row["control"])
+    v = 100 * inst[sel, int(row["round"])].astype(float)
+    assert len(v) == 2 and row["seeds"] == "2", row
+    assert abs(float(row["instability_mean_pp"]) - v.mean()) < 1e-3, (row, v)
+    assert abs(float(row["instability_std_pp"]) - v.std(ddof=1)) < 1e-3, (row, v)
+    assert int(row["at_or_above_2pp"]) == int((v >= 2).sum()), (row, v)
+
+# The ranking: each dataset's own tasks only (its dense mean from them alone).
+rows = list(csv.DictReader(open(os.path.join(out, "ranking.csv"))))
+assert "transfer.dataset" not in rows[0], rows[0]
+assert sorted((w["dataset"], w["control"]) for w in rows) == sorted(
+    (d, c) for d in data for c in ("ticket", "reinit")), rows
+for w in rows:
+    dense = 100 * acc[own & (tgt == w["dataset"]), 0].mean()
+    assert abs(float(w["dense_acc_pct"]) - dense) < 1e-3, (w, dense)
+    assert w["seeds"] == "2", w
+print("transfer.csv, instability.csv and ranking.csv agree with the file")
+PY
+  grep -q "mnist-path.png" "$T/tplot.txt" && grep -q "transfer.csv" "$T/tplot.txt" ||
+    die "ticketplot does not list the new outputs: $(tail -1 "$T/tplot.txt")"
+  ok "transfer and instability: per-target transfer figures, instability and path figures, CSVs equal to the file's means; own-ticket figures and ranking from non-transfers only"
+else
+  echo "SKIP  transfer case: $data/fashion-mnist is missing (run tools/fetch-data fashion-mnist)"
+fi
 
 $PY -c "import h5py; h5py.File('$T/other.h5', 'w').create_dataset('x', data=[1, 2])"
 echo "not hdf5" >"$T/text.h5"
