@@ -345,10 +345,12 @@ int tf_config_diff(const tf_config_t *a, const tf_config_t *b, char *buf, size_t
     snprintf(buf, size, "name: '%s' vs '%s'", a->name, b->name);
     return 1;
   }
-  if (strcmp(a->dataset, b->dataset) != 0) {
-    snprintf(buf, size, "data.dataset: %s vs %s", a->dataset, b->dataset);
-    return 1;
+#define DIFF_STR(key, field)                                            \
+  if (strcmp(a->field, b->field) != 0) {                                \
+    snprintf(buf, size, "%s: %s vs %s", key, a->field, b->field);       \
+    return 1;                                                           \
   }
+  DIFF_STR("data.dataset", dataset)
   DIFF_INT("data.validation", validation)
   DIFF_INT("data.normalize", normalize)
   DIFF_INT("data.order", order)
@@ -402,16 +404,14 @@ int tf_config_diff(const tf_config_t *a, const tf_config_t *b, char *buf, size_t
   DIFF_INT("control", control)
   DIFF_INT("seed", seed)
   DIFF_INT("control_seed", control_seed)
-  if (strcmp(a->transfer, b->transfer) != 0) {
-    snprintf(buf, size, "transfer.dataset: %s vs %s", a->transfer, b->transfer);
-    return 1;
-  }
+  DIFF_STR("transfer.dataset", transfer)
   DIFF_INT("transfer.optimizer", transfer_optimizer)
   DIFF_REAL("transfer.lr", transfer_lr)
   DIFF_INT("analysis.instability", instability)
   DIFF_INT("record.weights", record_weights)
 #undef DIFF_INT
 #undef DIFF_REAL
+#undef DIFF_STR
   if (size > 0) buf[0] = '\0';
   return 0;
 }

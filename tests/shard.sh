@@ -63,15 +63,7 @@ ok "shards 0 (1 rank) and 1 (2 ranks) ran their 4 tasks each, exit 0"
 # resumed.
 setsid mpirun -n 3 "$TF" run "$T/sweep.yaml" -o "$T/p2.h5" -q --shard 2/3 >/dev/null 2>"$T/p2.log" &
 SID=$!
-for _ in $(seq 600); do
-  if [ -f "$T/p2.h5" ] && "$TF" status "$T/p2.h5" 2>/dev/null | grep -qE "^4 tasks: [0-3] done, 0 failed, [1-4] pending \([1-4] running/partial"; then
-    break
-  fi
-  sleep 0.1
-done
-pkill -9 -s "$SID" 2>/dev/null || true
-wait "$SID" 2>/dev/null || true
-SID=
+kill_session_when "$T/p2.h5" "^4 tasks: [0-3] done, 0 failed, [1-4] pending \([1-4] running/partial"
 "$TF" status "$T/p2.h5" >"$T/p2-status.txt" || die "status after the kill failed"
 grep -qE "^4 tasks: [0-3] done, 0 failed, [1-4] pending" "$T/p2-status.txt" ||
   die "the kill did not land mid-shard: $(tail -1 "$T/p2-status.txt")"

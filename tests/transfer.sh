@@ -46,16 +46,7 @@ ok "1 and 3 ranks give equal /results, transfers and paths included"
 # Killed (the whole session, as scancel would) once a round is stored and before the end.
 setsid mpirun -n 2 "$TF" run "$T/sweep.yaml" -o "$T/kill.h5" -q >/dev/null 2>"$T/kill.log" &
 SID=$!
-for _ in $(seq 600); do
-  if [ -f "$T/kill.h5" ] && "$TF" status "$T/kill.h5" 2>/dev/null |
-    grep -qE "^8 tasks: [0-7] done, 0 failed, [1-8] pending \([1-8] running/partial"; then
-    break
-  fi
-  sleep 0.05
-done
-pkill -9 -s "$SID" 2>/dev/null || true
-wait "$SID" 2>/dev/null || true
-SID=
+kill_session_when "$T/kill.h5" "^8 tasks: [0-7] done, 0 failed, [1-8] pending \([1-8] running/partial"
 "$TF" status "$T/kill.h5" >"$T/kill-status.txt" || die "status after the kill failed"
 grep -qE "^8 tasks: [0-7] done, 0 failed, [1-8] pending" "$T/kill-status.txt" ||
   die "the kill did not land mid-sweep: $(tail -1 "$T/kill-status.txt")"
