@@ -61,7 +61,20 @@ double tf_family_cost(const tf_config_t *cfgs, const int *starts, int n) {
     int s = starts != NULL ? starts[i] : 0;
     if (s < first) first = s;
   }
-  double cost = first == 0 ? tf_ticket_round_cost(&cfgs[0], 0) : 0.0;
+  /* Round 0: the trunk's dense round once, each transfer's own on its target, and each
+   * source member's instability analysis. */
+  tf_config_t trunk = cfgs[0];
+  memcpy(trunk.transfer, "none", sizeof "none");
+  trunk.transfer_optimizer = 0;
+  trunk.transfer_lr = 0.0;
+  trunk.instability = 0;
+  const double dense = tf_ticket_round_cost(&trunk, 0);
+  double cost = first == 0 ? dense : 0.0;
+  for (int i = 0; first == 0 && i < n; i++) {
+    if ((starts != NULL ? starts[i] : 0) > 0) continue;
+    const double own = tf_ticket_round_cost(&cfgs[i], 0);
+    cost += tf_config_transfer(&cfgs[i]) ? own : own - dense;
+  }
   for (int r = first > 1 ? first : 1; r <= rounds; r++) {
     int ticket = 0;
     for (int i = 0; i < n; i++) {

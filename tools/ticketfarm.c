@@ -380,7 +380,7 @@ static int print_plan(const tf_sweep_t *sw, const char *path, int shards, tf_err
   printf("\nwork: %.3g multiply-adds, about %.2g core-hours (%.2g hours on 2 cores)", total,
          core_h, core_h / 2.0);
   if (alone > total * 1.0005)
-    printf("; tasks run as families (one trunk for a ticket and its controls): %.0f%% of the "
+    printf("; tasks run as families (one trunk for a ticket, its controls and transfers): %.0f%% of the "
            "%.2g core-hours of running every task alone", 100.0 * total / alone,
            alone / PLAN_MACS_PER_CORE_S / 3600.0);
   printf("\n");
