@@ -67,7 +67,8 @@ typedef struct tf_ticket_start {
                              * tf_round_t.next_mask_bits of the round before */
 } tf_ticket_start_t;
 
-/* Runs the rounds of the task described by cfg on data, from start (NULL = from scratch).
+/* Runs the rounds of the task described by cfg on data, from start (NULL = from scratch); a
+ * transfer (tf_config_transfer) needs its target's dataset: tf_ticket_run_family.
  * Rank-local, deterministic: the same cfg and data give the same bits on any rank, and a run
  * resumed at round r gives the same bits for rounds r.. as an uninterrupted one (theta_0 is
  * redrawn, theta_k retrained for k iterations; both snapshots are handed out again).
