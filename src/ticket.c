@@ -50,13 +50,26 @@ static void gather(ticket_t *t, const tf_images_t *images, const int32_t *idx, i
                    image_scale);
 }
 
-void tf_ticket_epoch_order(const tf_config_t *cfg, int round, long epoch, const int32_t *train_idx,
-                           int32_t n_train, int32_t *order) {
-  const int order_round = cfg->order == TF_ORDER_FIXED ? 0 : round;
+/* The round word of copy `copy`'s order in round `round`: 0 for a round's own training under
+ * data.order fixed, else the round (a second copy's noise is its own in every round). */
+static int order_word(const tf_config_t *cfg, int round, int copy) {
+  return cfg->order == TF_ORDER_FIXED && copy == 0 ? 0 : round;
+}
+
+/* Epoch `epoch`'s permutation in copy `copy` of round `round`: stream (seed, epoch, round word;
+ * copy), copy 0 being tf_ticket_epoch_order's. */
+static void epoch_order(const tf_config_t *cfg, int round, long epoch, int copy,
+                        const int32_t *train_idx, int32_t n_train, int32_t *order) {
   memcpy(order, train_idx, (size_t)n_train * sizeof *order);
   tf_rng_t rng;
-  tf_rng_seed(&rng, cfg->seed, TF_STREAM_ORDER, (uint64_t)epoch, (uint64_t)order_round);
+  tf_rng_seed_variant(&rng, cfg->seed, TF_STREAM_ORDER, (uint64_t)epoch,
+                      (uint64_t)order_word(cfg, round, copy), (uint64_t)copy);
   tf_rng_shuffle(&rng, order, (size_t)n_train);
+}
+
+void tf_ticket_epoch_order(const tf_config_t *cfg, int round, long epoch, const int32_t *train_idx,
+                           int32_t n_train, int32_t *order) {
+  epoch_order(cfg, round, epoch, 0, train_idx, n_train, order);
 }
 
 /* The batch of training iteration `it` of round `round`: epochs are tf_ticket_epoch_order's
@@ -67,19 +80,9 @@ static void gather_batch(ticket_t *t, int round, long it) {
   const int batch = t->cfg->batch;
   const long per_epoch = t->split.n_train / batch;
   const long epoch = it / per_epoch;
-  const int order_round = t->cfg->order == TF_ORDER_FIXED && t->copy == 0 ? 0 : round;
+  const int order_round = order_word(t->cfg, round, t->copy);
   if (epoch != t->order_epoch || order_round != t->order_round || t->copy != t->order_copy) {
-    if (t->copy == 0) {
-      tf_ticket_epoch_order(t->cfg, round, epoch, t->split.train_idx, t->split.n_train, t->order);
-    } else {
-      /* A second copy's own order: (seed, epoch, round; copy) under either data.order. The word
-     * is the actual round: the copy's noise is its own in every round. */
-      memcpy(t->order, t->split.train_idx, (size_t)t->split.n_train * sizeof *t->order);
-      tf_rng_t rng;
-      tf_rng_seed_variant(&rng, t->cfg->seed, TF_STREAM_ORDER, (uint64_t)epoch, (uint64_t)round,
-                          (uint64_t)t->copy);
-      tf_rng_shuffle(&rng, t->order, (size_t)t->split.n_train);
-    }
+    epoch_order(t->cfg, round, epoch, t->copy, t->split.train_idx, t->split.n_train, t->order);
     t->order_epoch = epoch;
     t->order_round = order_round;
     t->order_copy = t->copy;
