@@ -215,8 +215,9 @@ int tf__store_measure(tf_store_t *st, tf_err_t *err) {
   if (rc < 0) return rc;
   const hsize_t e = st->len[DIM_EVAL], p = st->len[DIM_PARAM], l = st->len[DIM_LAYER];
   const hsize_t b = st->len[DIM_MASK_BYTE];
-  const hsize_t a = st->len[DIM_ALPHA];
-  size_t row = sizeof(float) * (size_t)(e > p ? (e > a ? e : a) : (p > a ? p : a));
+  hsize_t floats = e > p ? e : p;
+  if (st->len[DIM_ALPHA] > floats) floats = st->len[DIM_ALPHA];
+  size_t row = sizeof(float) * (size_t)floats;
   if (row < sizeof(int64_t) * l) row = sizeof(int64_t) * l;
   if (row < b) row = b;
   st->row = malloc(row);
