@@ -309,6 +309,16 @@ const char *tf_config_target(const tf_config_t *cfg) {
   return strcmp(cfg->transfer, "none") != 0 ? cfg->transfer : cfg->dataset;
 }
 
+void tf_config_trunk(const tf_config_t *cfg, tf_config_t *trunk) {
+  *trunk = *cfg;
+  trunk->control = TF_CONTROL_TICKET;
+  trunk->control_seed = 0;
+  snprintf(trunk->transfer, sizeof trunk->transfer, "none");
+  trunk->transfer_optimizer = 0;
+  trunk->transfer_lr = 0.0;
+  trunk->instability = 0;
+}
+
 void tf_config_target_config(const tf_config_t *cfg, tf_config_t *target) {
   *target = *cfg;
   if (!tf_config_transfer(cfg)) return;

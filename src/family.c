@@ -53,6 +53,22 @@ long tf_family_members(const tf_sweep_t *sw, long family, long *tasks, long max)
   return count;
 }
 
+/* Whether an earlier member starting at round 0 has member i's round 0: the same target (or
+ * none), transfer optimiser and rate, and instability analysis. */
+static int round0_shared(const tf_config_t *cfgs, const int *starts, int i) {
+  const tf_config_t *a = &cfgs[i];
+  for (int j = 0; j < i; j++) {
+    const tf_config_t *b = &cfgs[j];
+    if ((starts != NULL ? starts[j] : 0) > 0) continue;
+    if (tf_config_transfer(a) == tf_config_transfer(b) &&
+        strcmp(tf_config_target(a), tf_config_target(b)) == 0 &&
+        a->transfer_optimizer == b->transfer_optimizer && a->transfer_lr == b->transfer_lr &&
+        a->instability == b->instability)
+      return 1;
+  }
+  return 0;
+}
+
 double tf_family_cost(const tf_config_t *cfgs, const int *starts, int n) {
   if (n < 1) return 0.0;
   const int rounds = cfgs[0].rounds;
@@ -61,17 +77,14 @@ double tf_family_cost(const tf_config_t *cfgs, const int *starts, int n) {
     int s = starts != NULL ? starts[i] : 0;
     if (s < first) first = s;
   }
-  /* Round 0: the trunk's dense round once, each transfer's own on its target, and each
-   * source member's instability analysis. */
-  tf_config_t trunk = cfgs[0];
-  memcpy(trunk.transfer, "none", sizeof "none");
-  trunk.transfer_optimizer = 0;
-  trunk.transfer_lr = 0.0;
-  trunk.instability = 0;
+  /* Round 0: the trunk's dense round once, each target's once (members transferring alike share
+   * it), and each instability analysis once per network and point count. */
+  tf_config_t trunk;
+  tf_config_trunk(&cfgs[0], &trunk);
   const double dense = tf_ticket_round_cost(&trunk, 0);
   double cost = first == 0 ? dense : 0.0;
   for (int i = 0; first == 0 && i < n; i++) {
-    if ((starts != NULL ? starts[i] : 0) > 0) continue;
+    if ((starts != NULL ? starts[i] : 0) > 0 || round0_shared(cfgs, starts, i)) continue;
     const double own = tf_ticket_round_cost(&cfgs[i], 0);
     cost += tf_config_transfer(&cfgs[i]) ? own : own - dense;
   }

@@ -168,10 +168,11 @@ static int family_first_round(const family_t *f) {
   return first;
 }
 
-/* Member m's round in context c, whose net holds its start (params and mask): trained with its
- * curve (the trunk's own ticket buffers stay the ticket's), then under analysis.instability
- * the second copy and the path (the trained parameters kept in c->branch_final meanwhile);
- * reported with next (the source's next mask). A divergence fails m only. */
+/* Round `round` >= 1 of member m in context c, whose net holds its start (params and mask):
+ * trained with its curve (the trunk's own ticket buffers stay the ticket's), then under
+ * analysis.instability the second copy and the path (the trained parameters kept in
+ * c->branch_final meanwhile); reported with next (the source's next mask). A divergence fails
+ * m only. */
 static int member_round(family_t *f, ticket_t *c, tf_family_member_t *m, int round,
                         const float *next, tf_err_t *err) {
   tf_net_t *net = &c->net;
@@ -182,15 +183,14 @@ static int member_round(family_t *f, ticket_t *c, tf_family_member_t *m, int rou
   tf__ticket_clear_evals(c);
   begin_training(f, m, round);
   tf_err_t diverged = {0};
-  const long from = round == 0 ? 0 : c->cfg->rewind;
-  int rc = tf__ticket_train_round(c, round, from, c->cfg->iterations, 1, &diverged);
+  int rc = tf__ticket_train_round(c, round, c->cfg->rewind, c->cfg->iterations, 1, &diverged);
   trained_t tr = {.on = c, .mask = net->mask, .final = net->params, .n_path = n_path};
-  /* Round 0's second copy starts where the two part: theta_k. The path leaves the mask. */
+  /* The path leaves the mask. */
   if (rc == 0 && n_path > 0) {
     memcpy(c->branch_final, net->params, np * sizeof *c->branch_final);
     tr.final = c->branch_final;
-    rc = tf__ticket_path(c, round, c->branch_final, round == 0 ? c->theta_k : c->start,
-                         net->mask, n_path, 1, &tr.instability, &diverged);
+    rc = tf__ticket_path(c, round, c->branch_final, c->start, net->mask, n_path, 1,
+                         &tr.instability, &diverged);
   }
   if (rc == TF_EDIVERGED) {
     member_fail(m, &diverged);
@@ -200,43 +200,41 @@ static int member_round(family_t *f, ticket_t *c, tf_family_member_t *m, int rou
   return report_round(f, m, round, &tr, next, tf__clock_now() - t0);
 }
 
-/* Transfer member i's round on its target: the source's start for it (round 0: theta_0; later:
- * its control on the ticket's mask), mapped onto the target's net, trained there. */
+/* Round `round` >= 1 of transfer member i on its target: its control on the ticket's mask,
+ * mapped onto the target's net, trained there. */
 static int transfer_round(family_t *f, int i, int round, const float *next, tf_err_t *err) {
   ticket_t *src = &f->trunk;
   target_t *g = f->target[i];
   tf_family_member_t *m = &f->members[i];
-  if (round == 0) {
-    for (size_t j = 0; j < src->net.n_params; j++) src->net.mask[j] = 1.0f;
-    memcpy(src->net.params, src->theta0, src->net.n_params * sizeof *src->net.params);
-  } else {
-    int rc = tf_ticket_control(&m->cfg, &src->net, src->theta_k, src->ticket_mask, round,
-                               src->net.params, src->net.mask, err);
-    if (rc < 0) return rc;
-  }
+  int rc = tf_ticket_control(&m->cfg, &src->net, src->theta_k, src->ticket_mask, round,
+                             src->net.params, src->net.mask, err);
+  if (rc < 0) return rc;
   map_to_target(src, g, src->net.params, src->net.mask, g->t.net.params, g->t.net.mask);
   return member_round(f, &g->t, m, round, next, err);
 }
 
-/* Whether member m reports the trunk's own rounds: in round 0 every member without a transfer,
- * later the ticket members (without a transfer). */
-static int trunk_member(const tf_family_member_t *m, int round) {
-  return member_runs(m, round) && (round == 0 ? !tf_config_transfer(&m->cfg) : is_ticket(m));
+/* Whether member i reports what context c trained in round `round` as its own round: the
+ * trunk's round 0 goes to every member without a transfer and its later rounds to the ticket
+ * members; a target's round 0 (the dense network on it) to the members transferring there. */
+static int shares(const family_t *f, int i, const ticket_t *c, int round) {
+  const tf_family_member_t *m = &f->members[i];
+  if (!member_runs(m, round)) return 0;
+  if (c != &f->trunk) return round == 0 && f->target[i] != NULL && &f->target[i]->t == c;
+  return round == 0 ? f->target[i] == NULL : is_ticket(m);
 }
 
-/* Reports the trunk's round `round` (trained: t->ticket_final under t->ticket_mask, its curve in
- * t->evals) to every member that trunk_member selects, each with its instability analysis from
- * `start` when it asks for one (one path per point count: the members share the network). */
-static int trunk_reports(family_t *f, int round, const float *start, const float *next,
-                         double wall, tf_err_t *err) {
-  ticket_t *t = &f->trunk;
+/* Reports round `round` of context c (trained: c->ticket_final under c->ticket_mask, its curve
+ * in c->evals) to every member that shares it, each with its instability analysis from `start`
+ * when it asks for one (one path per point count: the members share the network). */
+static int shared_reports(family_t *f, ticket_t *t, int round, const float *start,
+                          const float *next, double wall, tf_err_t *err) {
   int path_n = 0, path_rc = 0;
   float path_instability = NAN;
   double path_wall = 0.0;
   tf_err_t path_err = {0};
   for (int i = 0; i < f->n; i++) {
     tf_family_member_t *m = &f->members[i];
-    if (!trunk_member(m, round)) continue;
+    if (!shares(f, i, t, round)) continue;
     trained_t tr = {.on = t, .mask = t->ticket_mask, .final = t->ticket_final,
                     .n_path = m->cfg.instability};
     if (tr.n_path > 0 && tr.n_path != path_n) {
@@ -259,9 +257,37 @@ static int trunk_reports(family_t *f, int round, const float *start, const float
   return 0;
 }
 
+/* Round 0 of target g, the dense network its members share: theta_0 on the target's net, trained
+ * once with its curve and reported to each member transferring there. A divergence fails them. */
+static int target_round0(family_t *f, target_t *g, const float *next, tf_err_t *err) {
+  ticket_t *src = &f->trunk, *c = &g->t;
+  tf_family_member_t *first = NULL;
+  for (int i = 0; i < f->n && first == NULL; i++)
+    if (shares(f, i, c, 0)) first = &f->members[i];
+  if (first == NULL) return 0;
+  const size_t np = c->net.n_params;
+  double t0 = tf__clock_now();
+  for (size_t j = 0; j < src->net.n_params; j++) src->net.mask[j] = 1.0f;
+  map_to_target(src, g, src->theta0, src->net.mask, c->net.params, c->net.mask);
+  tf__ticket_clear_evals(c);
+  begin_training(f, first, 0);
+  tf_err_t diverged = {0};
+  int rc = tf__ticket_train_round(c, 0, 0, c->cfg->iterations, 1, &diverged);
+  if (rc == TF_EDIVERGED) {
+    for (int i = 0; i < f->n; i++)
+      if (shares(f, i, c, 0)) member_fail(&f->members[i], &diverged);
+    return 0;
+  }
+  if (rc != 0) return pass_error(err, &diverged, rc);
+  memcpy(c->ticket_final, c->net.params, np * sizeof *c->ticket_final);
+  memcpy(c->ticket_mask, c->net.mask, np * sizeof *c->ticket_mask);
+  /* Round 0's second copies start where the two part: theta_k. */
+  return shared_reports(f, c, 0, c->theta_k, next, tf__clock_now() - t0, err);
+}
+
 /* The trunk's round 0, the dense network every source member shares: trained once with its curve
- * and reported to every member that starts there (a transfer member trains its own on its
- * target). A divergence fails them all. */
+ * and reported to every member that starts there (transfer members get their target's, trained
+ * once per target). A divergence fails them all. */
 static int family_round0(family_t *f, tf_err_t *err) {
   ticket_t *t = &f->trunk;
   tf_net_t *net = &t->net;
@@ -284,10 +310,8 @@ static int family_round0(family_t *f, tf_err_t *err) {
   rc = snapshot(f, TF_SNAPSHOT_REWIND, t->theta_k);
   if (rc != 0) return rc;
   /* Round 0's second copies start where the two part: theta_k. */
-  rc = trunk_reports(f, 0, t->theta_k, next, tf__clock_now() - t0, err);
-  for (int i = 0; rc == 0 && i < f->n; i++)
-    if (member_runs(&f->members[i], 0) && f->target[i] != NULL)
-      rc = transfer_round(f, i, 0, next, err);
+  rc = shared_reports(f, t, 0, t->theta_k, next, tf__clock_now() - t0, err);
+  for (int k = 0; rc == 0 && k < f->n_targets; k++) rc = target_round0(f, &f->targets[k], next, err);
   if (rc != 0) return rc;
   if (next != NULL) memcpy(t->ticket_mask, next, np * sizeof *t->ticket_mask);
   return 0;
@@ -306,7 +330,7 @@ static int trunk_round(family_t *f, int round, const float **next, tf_err_t *err
   tf_family_member_t *ticket = NULL;
   int any_path = 0;
   for (int i = 0; i < f->n; i++)
-    if (trunk_member(&f->members[i], round)) {
+    if (shares(f, i, t, round)) {
       if (ticket == NULL) ticket = &f->members[i];
       any_path |= f->members[i].cfg.instability > 0;
     }
@@ -325,7 +349,7 @@ static int trunk_round(family_t *f, int round, const float **next, tf_err_t *err
   if (rc == TF_EDIVERGED) {
     for (int i = 0; i < f->n; i++)
       if (member_active(&f->members[i]) &&
-          (round < t->cfg->rounds || trunk_member(&f->members[i], round)))
+          (round < t->cfg->rounds || shares(f, i, t, round)))
         member_fail(&f->members[i], &diverged);
     return 0;
   }
@@ -333,7 +357,7 @@ static int trunk_round(family_t *f, int round, const float **next, tf_err_t *err
   memcpy(t->ticket_final, net->params, np * sizeof *net->params);
   *next = tf__ticket_next_mask(t, round, err, &rc);
   if (rc < 0) return rc;
-  return trunk_reports(f, round, t->start, *next, tf__clock_now() - t0, err);
+  return shared_reports(f, t, round, t->start, *next, tf__clock_now() - t0, err);
 }
 
 /* Round `round` >= 1 of source branch m (a control): its start from theta_k and the ticket's
@@ -398,28 +422,17 @@ static int family_rounds(family_t *f, const uint8_t *mask_bits, tf_err_t *err) {
   return 0;
 }
 
-/* The task cfg with the branch keys at their trunk values. */
-static tf_config_t as_trunk(const tf_config_t *cfg) {
-  tf_config_t trunk = *cfg;
-  trunk.control = TF_CONTROL_TICKET;
-  trunk.control_seed = 0;
-  memcpy(trunk.transfer, "none", sizeof "none");
-  trunk.transfer_optimizer = 0;
-  trunk.transfer_lr = 0.0;
-  trunk.instability = 0;
-  return trunk;
-}
-
 /* TF_EINPUT unless every member is the same task apart from the branch keys, with a start
  * round in 0 .. rounds + 1, the mask its first round needs and, transferring, its target. */
 static int family_check(const tf_family_member_t *members, int n, const uint8_t *mask_bits,
                         tf_config_t *trunk, tf_err_t *err) {
   if (n < 1 || n > TF_FAMILY_MAX)
     return tf_err_set(err, TF_EINPUT, "a family has 1 to %d members, not %d", TF_FAMILY_MAX, n);
-  *trunk = as_trunk(&members[0].cfg);
+  tf_config_trunk(&members[0].cfg, trunk);
   int first = trunk->rounds + 1;
   for (int i = 0; i < n; i++) {
-    tf_config_t other = as_trunk(&members[i].cfg);
+    tf_config_t other;
+    tf_config_trunk(&members[i].cfg, &other);
     char why[256] = "";
     if (tf_config_diff(trunk, &other, why, sizeof why))
       return tf_err_set(err, TF_EINPUT, "family member %d differs from member 0 beyond the "
@@ -449,8 +462,9 @@ static int same_transfer(const tf_config_t *a, const tf_config_t *b) {
  * when the class count differs from the source's. */
 static int target_setup(family_t *f, target_t *g, int i, tf_err_t *err) {
   const tf_family_member_t *m = &f->members[i];
-  tf_config_target_config(&m->cfg, &g->cfg);
-  g->cfg = as_trunk(&g->cfg);
+  tf_config_t target;
+  tf_config_target_config(&m->cfg, &target);
+  tf_config_trunk(&target, &g->cfg);
   g->t.cfg = &g->cfg;
   g->t.data = m->target;
   g->t.poller = f->trunk.poller;

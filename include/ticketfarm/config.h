@@ -186,6 +186,10 @@ int tf_config_transfer(const tf_config_t *cfg);
  * data.dataset. */
 const char *tf_config_target(const tf_config_t *cfg);
 
+/* cfg with every branch key (control, control_seed, transfer.*, analysis.instability) at its
+ * default: the trunk a family of such tasks shares. */
+void tf_config_trunk(const tf_config_t *cfg, tf_config_t *trunk);
+
 /* The configuration a transfer task's target trains under: data.dataset the target, the
  * optimiser and rate transfer's; cfg itself when it is no transfer. */
 void tf_config_target_config(const tf_config_t *cfg, tf_config_t *target);
